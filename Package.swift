@@ -1,0 +1,41 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "specc",
+    products: [
+        .executable(name: "specc", targets: ["specc"]),
+        .library(name: "GeneratedMMU", targets: ["GeneratedMMU"]),
+        .library(name: "SpecParser", targets: ["SpecParser"]),
+        .library(name: "SpecInterpreter", targets: ["SpecInterpreter"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]
+        ),
+        .target(name: "SpecParser", dependencies: ["CLibYAML"]),
+        .target(name: "SpecInterpreter", dependencies: ["SpecParser"]),
+        .target(name: "CodeGen", dependencies: ["SpecParser"]),
+        .executableTarget(name: "specc-codegen", dependencies: ["SpecParser", "CodeGen"]),
+        .plugin(name: "GenerateMMU", capability: .buildTool(), dependencies: ["specc-codegen"]),
+        .target(name: "GeneratedMMU", plugins: ["GenerateMMU"]),
+        .executableTarget(
+            name: "specc",
+            dependencies: [
+                "SpecParser", "SpecInterpreter", "CodeGen", "GeneratedMMU",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "SpecParserTests", dependencies: ["SpecParser"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "MMUTests",
+            dependencies: ["SpecParser", "SpecInterpreter", "CodeGen", "GeneratedMMU"],
+            exclude: ["Golden", "Reference", "Fixtures"]
+        ),
+    ]
+)

@@ -1,0 +1,272 @@
+/// Cross-checks the decoded model: references resolve, bit fields fit and do not overlap,
+/// index slices tile the address, rules type-check, CPU models name known features.
+struct SpecValidator {
+    let specs: SpecSet
+    let registers: [String: RegisterSpec]
+    let features: Set<String>
+
+    init(specs: SpecSet) {
+        self.specs = specs
+        registers = Dictionary(specs.registers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        features = Set(specs.features.map(\.name))
+    }
+
+    mutating func validate(diagnostics: inout DiagnosticCollector) {
+        for r in specs.registers { validateRegister(r, &diagnostics) }
+        for l in specs.layouts { validateLayout(l, &diagnostics) }
+        for f in specs.formats { validateFormat(f, &diagnostics) }
+        for m in specs.cpuModels { validateCPUModel(m, &diagnostics) }
+        if let vmx = specs.vmx { validateVMX(vmx, &diagnostics) }
+        if let mig = specs.migration { validateMigration(mig, &diagnostics) }
+    }
+
+    func unknownFeature(_ name: String, at: SourceLocation, _ d: inout DiagnosticCollector, context: String) {
+        var message = "\(context) names unknown CPUID feature '\(name)'"
+        if let g = Spelling.nearest(to: name, among: Array(features)) { message += " (did you mean '\(g)'?)" }
+        d.error(message, at: at)
+    }
+
+    func validateRegister(_ r: RegisterSpec, _ d: inout DiagnosticCollector) {
+        for (i, a) in r.fields.enumerated() {
+            if let req = a.requires, !features.contains(req.value) {
+                unknownFeature(req.value, at: req.location, &d, context: "field '\(r.name).\(a.name)'")
+            }
+            for b in r.fields[(i + 1)...] where a.bits.overlaps(b.bits) {
+                if a.overlaps.contains(b.name) || b.overlaps.contains(a.name) { continue }
+                let (first, second) = a.location < b.location ? (a, b) : (b, a)
+                d.error("field '\(second.name)' (bits \(second.bits)) overlaps field '\(first.name)' (bits \(first.bits)) of \(r.name)",
+                        at: second.location, notes: [.init("'\(first.name)' is defined here", at: first.location)])
+            }
+            for o in a.overlaps where r.field(o) == nil {
+                d.error("field '\(r.name).\(a.name)' declares an overlap with unknown field '\(o)'", at: a.location)
+            }
+            for res in r.reserved where res.overlaps(a.bits) {
+                d.error("field '\(a.name)' (bits \(a.bits)) lies in reserved bits \(res) of \(r.name)", at: a.location)
+            }
+        }
+    }
+
+    func validateLayout(_ l: EntryLayout, _ d: inout DiagnosticCollector) {
+        var roles: [EntryFieldRole: EntryField] = [:]
+        for (i, a) in l.fields.enumerated() {
+            for b in l.fields[(i + 1)...] where a.bits.overlaps(b.bits) {
+                let (first, second) = a.location < b.location ? (a, b) : (b, a)
+                d.error("field '\(second.name)' (bits \(second.bits)) overlaps field '\(first.name)' (bits \(first.bits)) of entry layout '\(l.name)'",
+                        at: second.location, notes: [.init("'\(first.name)' is defined here", at: first.location)])
+            }
+            if let role = a.role {
+                if let other = roles[role] {
+                    d.error("entry layout '\(l.name)' gives role '\(role.rawValue)' to both '\(other.name)' and '\(a.name)'",
+                            at: a.location)
+                }
+                roles[role] = a
+                if (role == .accessed || role == .dirty) && a.bits.width != 1 {
+                    d.error("the \(role.rawValue) flag must be a single bit", at: a.location)
+                }
+            }
+        }
+        if roles[.address] == nil {
+            d.error("entry layout '\(l.name)' has no field with role 'address'", at: l.location)
+        }
+    }
+
+    func layout(_ name: String, at: SourceLocation, _ d: inout DiagnosticCollector) -> EntryLayout? {
+        if let l = specs.layout(name) { return l }
+        var message = "unknown entry layout '\(name)'"
+        if let g = Spelling.nearest(to: name, among: specs.layouts.map(\.name)) { message += " (did you mean '\(g)'?)" }
+        d.error(message, at: at)
+        return nil
+    }
+
+    func validateFormat(_ f: PagingFormat, _ d: inout DiagnosticCollector) {
+        let defaultLayout = layout(f.entryLayout, at: f.entryLocation, &d)
+        let controlScope = RuleScope(kinds: [.control, .feature], registers: registers, features: features)
+        if let e = f.enabledWhen { controlScope.check(e, what: "'enabled-when' of \(f.name)", diagnostics: &d) }
+        if let e = f.accessedDirtyWhen { controlScope.check(e, what: "'accessed-dirty-when' of \(f.name)", diagnostics: &d) }
+        // Root: REGISTER.FIELD
+        let rootParts = f.root.value.split(separator: ".").map(String.init)
+        if rootParts.count != 2 {
+            d.error("'root' must name a register field such as CR3.address, not '\(f.root.value)'", at: f.root.location)
+        } else if let reg = registers[rootParts[0]] {
+            if reg.field(rootParts[1]) == nil {
+                var message = "register '\(reg.name)' has no field '\(rootParts[1])'"
+                if let g = Spelling.nearest(to: rootParts[1], among: reg.fields.map(\.name)) { message += " (did you mean '\(g)'?)" }
+                d.error(message, at: f.root.location)
+            }
+        } else {
+            var message = "'root' names unknown register '\(rootParts[0])'"
+            if let g = Spelling.nearest(to: rootParts[0], among: Array(registers.keys)) { message += " (did you mean '\(g)'?)" }
+            d.error(message, at: f.root.location)
+        }
+        guard let defaultLayout else { return }
+        let entryScope = RuleScope(kinds: [.entry, .control, .feature], registers: registers, features: features,
+                                   layout: defaultLayout)
+        entryScope.check(f.present, what: "'present' of \(f.name)", diagnostics: &d)
+        for r in f.misconfigured + f.leafMisconfigured {
+            entryScope.check(r, what: "a misconfiguration rule of \(f.name)", diagnostics: &d)
+        }
+        validateReserved(f.reserved, layout: defaultLayout, format: f, &d)
+
+        // Levels: names unique, index slices tile the address from addressBits-1 down.
+        if f.levels.isEmpty { d.error("paging format '\(f.name)' has no levels", at: f.location) }
+        var seenNames: [String: SourceLocation] = [:]
+        var expectedHigh = f.addressBits - 1
+        for (i, level) in f.levels.enumerated() {
+            if let first = seenNames[level.name] {
+                d.error("duplicate level '\(level.name)' in \(f.name)", at: level.location,
+                        notes: [.init("first defined here", at: first)])
+            }
+            seenNames[level.name] = level.location
+            if level.index.high != expectedHigh {
+                if i == 0 {
+                    d.error("the top level's index \(level.index) must start at bit \(expectedHigh) for a \(f.addressBits)-bit address",
+                            at: level.location)
+                } else if level.index.high > expectedHigh {
+                    d.error("index \(level.index) of \(level.name) overlaps the index of the level above (which ends at bit \(expectedHigh + 1))",
+                            at: level.location)
+                } else {
+                    d.error("index bits \(expectedHigh):\(level.index.high + 1) are not used by any level (gap above \(level.name)'s index \(level.index))",
+                            at: level.location)
+                }
+            }
+            expectedHigh = level.index.low - 1
+            let l = level.entryLayout.flatMap { layout($0, at: level.location, &d) } ?? defaultLayout
+            let tableBytes = (1 << level.index.width) * l.size
+            if tableBytes > 4096 {
+                d.error("\(level.name)'s \(level.index.width)-bit index selects among \(1 << level.index.width) entries of \(l.size) bytes: a \(tableBytes)-byte table, larger than a 4 KiB page",
+                        at: level.location)
+            }
+            let ls = RuleScope(kinds: [.entry, .control, .feature], registers: registers, features: features, layout: l)
+            if let lw = level.leafWhen { ls.check(lw, what: "'leaf-when' of \(level.name)", diagnostics: &d) }
+            validateReserved(level.reserved + level.leafReserved + level.tableReserved, layout: l, format: f, &d)
+            for p in level.leafAddress {
+                if let req = p.requires, !features.contains(req) {
+                    unknownFeature(req, at: p.location, &d, context: "address piece of \(level.name)")
+                }
+                if p.from.high >= l.size * 8 {
+                    d.error("address piece bits \(p.from) are outside the \(l.size * 8)-bit entry", at: p.location)
+                }
+            }
+        }
+        if let last = f.levels.last, expectedHigh != 11, expectedHigh >= 0 || last.index.low != 12 {
+            if last.index.low != 12 {
+                d.error("the last level's index must end at bit 12 (4 KiB pages), not at bit \(last.index.low)",
+                        at: last.location)
+            }
+        }
+        // Rights, faults, report.
+        let rightNames = f.rights.map(\.name)
+        for r in f.rights where defaultLayout.field(r.field) == nil {
+            var message = "right '\(r.name)' folds unknown entry field '\(r.field)'"
+            if let g = Spelling.nearest(to: r.field, among: defaultLayout.fields.map(\.name)) { message += " (did you mean '\(g)'?)" }
+            d.error(message, at: r.location)
+        }
+        let faultScope = RuleScope(kinds: [.access, .rights, .control, .feature, .key], registers: registers,
+                                   features: features, rights: rightNames)
+        for rule in f.faults { faultScope.check(rule.when, what: "a fault rule of \(f.name)", diagnostics: &d) }
+        if let pk = f.protectionKeys {
+            if defaultLayout.field(pk.field) == nil {
+                d.error("'protection-keys' names unknown entry field '\(pk.field)'", at: pk.location)
+            }
+            for reg in [pk.userRegister, pk.supervisorRegister] where registers[reg] == nil {
+                d.error("'protection-keys' names unknown register '\(reg)'", at: pk.location)
+            }
+            if !rightNames.contains(pk.pageIsUser) {
+                d.error("'protection-keys' names unknown right '\(pk.pageIsUser)'", at: pk.location)
+            }
+        } else if f.faults.contains(where: { $0.when.expression.names.contains { $0.hasPrefix("key.") } }) {
+            d.error("\(f.name) uses key.AD or key.WD but defines no 'protection-keys'", at: f.location)
+        }
+        var facts = ["not-present", "reserved"]
+        for rule in f.faults { facts += rule.sets }
+        guard let reg = registers[f.report.register.value] else {
+            var message = "'report' names unknown register '\(f.report.register.value)'"
+            if let g = Spelling.nearest(to: f.report.register.value, among: Array(registers.keys)) { message += " (did you mean '\(g)'?)" }
+            d.error(message, at: f.report.register.location)
+            return
+        }
+        for rule in f.faults {
+            for s in rule.sets where reg.field(s) == nil {
+                d.error("fault rule sets '\(s)', which is not a field of \(reg.name)", at: rule.location)
+            }
+        }
+        let reportScope = RuleScope(kinds: [.access, .fault, .control, .feature, .rights], registers: registers,
+                                    features: features, rights: rightNames, faultFacts: facts)
+        for (field, rule) in f.report.flags {
+            if reg.field(field) == nil {
+                var message = "'\(field)' is not a field of \(reg.name)"
+                if let g = Spelling.nearest(to: field, among: reg.fields.map(\.name)) { message += " (did you mean '\(g)'?)" }
+                d.error(message, at: rule.location)
+            }
+            reportScope.check(rule, what: "report flag '\(field)' of \(f.name)", diagnostics: &d)
+        }
+    }
+
+    func validateReserved(_ items: [ReservedBits], layout: EntryLayout, format: PagingFormat,
+                          _ d: inout DiagnosticCollector) {
+        let scope = RuleScope(kinds: [.control, .feature], registers: registers, features: features)
+        for item in items {
+            switch item.bits {
+            case .field(let name):
+                if layout.field(name) == nil {
+                    var message = "reserved bits name unknown entry field '\(name)' of layout '\(layout.name)'"
+                    if let g = Spelling.nearest(to: name, among: layout.fields.map(\.name)) { message += " (did you mean '\(g)'?)" }
+                    d.error(message, at: item.location)
+                }
+            case .range(let r):
+                if r.high >= layout.size * 8 {
+                    d.error("reserved bits \(r) are outside the \(layout.size * 8)-bit entry", at: item.location)
+                }
+            case .aboveMaxPhysicalAddress:
+                break
+            }
+            if let w = item.when { scope.check(w, what: "a reserved-bits condition of \(format.name)", diagnostics: &d) }
+        }
+    }
+
+    func validateCPUModel(_ m: CPUModel, _ d: inout DiagnosticCollector) {
+        var seen: Set<String> = []
+        for f in m.features {
+            if !features.contains(f.value) {
+                unknownFeature(f.value, at: f.location, &d, context: "CPU model '\(m.name)'")
+            }
+            if !seen.insert(f.value).inserted {
+                d.error("CPU model '\(m.name)' lists feature '\(f.value)' twice", at: f.location)
+            }
+        }
+        if let mig = specs.migration {
+            let wide = m.has(mig.wideLinearFeature)
+            let expected = wide ? mig.linearWidths.wide : mig.linearWidths.narrow
+            if m.linearAddressBits.value != expected {
+                d.error("CPU model '\(m.name)' has linear-address-bits \(m.linearAddressBits.value) but \(wide ? "has" : "lacks") \(mig.wideLinearFeature), which means \(expected)",
+                        at: m.linearAddressBits.location)
+            }
+        }
+    }
+
+    func validateVMX(_ v: VMXSpec, _ d: inout DiagnosticCollector) {
+        if registers[v.exitReasonLayout.value] == nil {
+            d.error("'exit-reason-layout' names unknown register '\(v.exitReasonLayout.value)'", at: v.exitReasonLayout.location)
+        }
+        for r in v.exitReasons {
+            if let q = r.qualification, registers[q] == nil {
+                d.error("exit reason \(r.name) names unknown qualification layout '\(q)'", at: r.location)
+            }
+        }
+    }
+
+    func validateMigration(_ m: MigrationSpec, _ d: inout DiagnosticCollector) {
+        for r in m.canonicalRegisters where registers[r.name] == nil {
+            d.error("canonical register '\(r.stateKey)' names unknown register '\(r.name)'", at: r.location)
+        }
+        for (key, reg) in m.stateRegisters where registers[reg] == nil {
+            d.error("state key '\(key)' names unknown register '\(reg)'", at: m.location)
+        }
+        for g in m.gatedRegisters where registers[g] == nil {
+            d.error("gated register '\(g)' is not defined", at: m.location)
+        }
+        if !features.contains(m.wideLinearFeature) {
+            unknownFeature(m.wideLinearFeature, at: m.location, &d, context: "'migration'")
+        }
+    }
+}

@@ -1,0 +1,213 @@
+import CLibYAML
+
+/// Reads one spec file into a ``YAMLNode`` tree through the system libyaml.
+///
+/// Hostile input is bounded: files over ``Limits/maxFileBytes`` are refused before parsing,
+/// nesting deeper than ``Limits/maxDepth`` and more than ``Limits/maxNodes`` nodes stop the read,
+/// and aliases are refused outright (specs reuse through `extends`, which cannot explode), so an
+/// alias bomb costs one event. Every problem is a ``Diagnostic`` at a 1-based line and column.
+public struct YAMLReader: Sendable {
+    /// Bounds on what a spec file may contain.
+    public struct Limits: Sendable {
+        /// Largest accepted file, in bytes.
+        public var maxFileBytes: Int = 2 << 20
+        /// Deepest accepted nesting of collections.
+        public var maxDepth: Int = 64
+        /// Most nodes accepted in one file.
+        public var maxNodes: Int = 200_000
+        /// The default limits.
+        public init() {}
+    }
+
+    /// The limits in force.
+    public var limits: Limits
+
+    /// Creates a reader.
+    public init(limits: Limits = Limits()) { self.limits = limits }
+
+    /// Parses `bytes` (the content of `file`) into a node tree.
+    /// - Returns: the document's root, or `nil` with errors in `diagnostics`.
+    public func read(bytes: [UInt8], file: String, diagnostics: inout DiagnosticCollector) -> YAMLNode? {
+        let start = SourceLocation(file: file, line: 1, column: 1)
+        if bytes.count > limits.maxFileBytes {
+            diagnostics.error(
+                "file is too large (\(bytes.count) bytes; spec files are limited to \(limits.maxFileBytes) bytes)",
+                at: start)
+            return nil
+        }
+        if bytes.isEmpty || bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+            diagnostics.error("empty spec file: expected a mapping such as 'paging-format: NAME'", at: start)
+            return nil
+        }
+        if let nul = bytes.firstIndex(of: 0) {
+            diagnostics.error("binary data: NUL byte at offset \(nul); a spec must be UTF-8 text", at: location(ofOffset: nul, in: bytes, file: file))
+            return nil
+        }
+        var builder = TreeBuilder(file: file, limits: limits)
+        var parser = yaml_parser_t()
+        guard yaml_parser_initialize(&parser) == 1 else {
+            diagnostics.error("libyaml could not initialise a parser", at: start)
+            return nil
+        }
+        defer { yaml_parser_delete(&parser) }
+        return bytes.withUnsafeBufferPointer { buffer -> YAMLNode? in
+            guard let base = buffer.baseAddress else { return nil }
+            yaml_parser_set_input_string(&parser, base, buffer.count)
+            yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
+            var event = yaml_event_t()
+            while true {
+                guard yaml_parser_parse(&parser, &event) == 1 else {
+                    diagnostics.report(parserDiagnostic(parser, bytes: bytes, file: file))
+                    return nil
+                }
+                let done = event.type == YAML_STREAM_END_EVENT
+                let ok = builder.consume(event, diagnostics: &diagnostics)
+                yaml_event_delete(&event)
+                if !ok { return nil }
+                if done { break }
+            }
+            guard let root = builder.root else {
+                diagnostics.error("empty spec file: expected a mapping such as 'paging-format: NAME'", at: start)
+                return nil
+            }
+            return root
+        }
+    }
+
+    private func location(ofOffset offset: Int, in bytes: [UInt8], file: String) -> SourceLocation {
+        var line = 1
+        var column = 1
+        for byte in bytes[..<min(offset, bytes.count)] {
+            if byte == 0x0A {
+                line += 1
+                column = 1
+            } else if byte & 0xC0 != 0x80 {
+                column += 1
+            }
+        }
+        return SourceLocation(file: file, line: line, column: column)
+    }
+
+    private func parserDiagnostic(_ parser: yaml_parser_t, bytes: [UInt8], file: String) -> Diagnostic {
+        let problem = parser.problem.map { String(cString: $0) } ?? "malformed YAML"
+        let mark = parser.problem_mark
+        let at = SourceLocation(file: file, line: Int(mark.line) + 1, column: Int(mark.column) + 1)
+        var notes: [Diagnostic.Note] = []
+        if let context = parser.context {
+            let cmark = parser.context_mark
+            notes.append(.init(String(cString: context),
+                               at: SourceLocation(file: file, line: Int(cmark.line) + 1, column: Int(cmark.column) + 1)))
+        }
+        if parser.error == YAML_READER_ERROR {
+            var message = "invalid text: \(problem)"
+            if parser.problem_value >= 0 { message += " (byte 0x\(String(parser.problem_value, radix: 16)))" }
+            return .error(message, at: location(ofOffset: Int(parser.problem_offset), in: bytes, file: file))
+        }
+        let message = "malformed YAML: \(problem)"
+        return .error(message, at: at, notes: notes)
+    }
+}
+
+/// Turns libyaml events into a ``YAMLNode`` tree, enforcing the reader's limits.
+private struct TreeBuilder {
+    struct Frame {
+        var isMapping: Bool
+        var start: SourceLocation
+        var items: [YAMLNode] = []
+        var pairs: [YAMLNode.Pair] = []
+        var pendingKey: (String, SourceLocation)?
+        var seen: [String: SourceLocation] = [:]
+    }
+
+    let file: String
+    let limits: YAMLReader.Limits
+    var stack: [Frame] = []
+    var root: YAMLNode?
+    var nodeCount = 0
+    var documents = 0
+
+    init(file: String, limits: YAMLReader.Limits) {
+        self.file = file
+        self.limits = limits
+    }
+
+    func mark(_ m: yaml_mark_t) -> SourceLocation {
+        SourceLocation(file: file, line: Int(m.line) + 1, column: Int(m.column) + 1)
+    }
+
+    mutating func consume(_ event: yaml_event_t, diagnostics: inout DiagnosticCollector) -> Bool {
+        let at = mark(event.start_mark)
+        switch event.type {
+        case YAML_DOCUMENT_START_EVENT:
+            documents += 1
+            if documents > 1 {
+                diagnostics.error("a spec file holds exactly one YAML document; found a second one", at: at)
+                return false
+            }
+            return true
+        case YAML_ALIAS_EVENT:
+            diagnostics.error(
+                "YAML aliases are not allowed in specs (they can expand without bound); reuse definitions with 'extends' or by name",
+                at: at)
+            return false
+        case YAML_SCALAR_EVENT:
+            let scalar = event.data.scalar
+            var text = ""
+            if let value = scalar.value {
+                text = String(decoding: UnsafeBufferPointer(start: value, count: Int(scalar.length)), as: UTF8.self)
+            }
+            let plain = scalar.style == YAML_PLAIN_SCALAR_STYLE || scalar.style == YAML_ANY_SCALAR_STYLE
+            return add(YAMLNode(.scalar(text, quoted: !plain), at: at), diagnostics: &diagnostics)
+        case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
+            if stack.count >= limits.maxDepth {
+                diagnostics.error("nesting is too deep (more than \(limits.maxDepth) levels)", at: at)
+                return false
+            }
+            if let top = stack.last, top.isMapping, top.pendingKey == nil {
+                diagnostics.error("mapping keys must be plain scalars, not collections", at: at)
+                return false
+            }
+            stack.append(Frame(isMapping: event.type == YAML_MAPPING_START_EVENT, start: at))
+            return true
+        case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+            guard let frame = stack.popLast() else { return false }
+            let node = frame.isMapping
+                ? YAMLNode(.mapping(frame.pairs), at: frame.start) : YAMLNode(.sequence(frame.items), at: frame.start)
+            return add(node, diagnostics: &diagnostics)
+        default:
+            return true
+        }
+    }
+
+    mutating func add(_ node: YAMLNode, diagnostics: inout DiagnosticCollector) -> Bool {
+        nodeCount += 1
+        if nodeCount > limits.maxNodes {
+            diagnostics.error("too many YAML nodes (more than \(limits.maxNodes)); spec files are small", at: node.location)
+            return false
+        }
+        guard !stack.isEmpty else {
+            root = node
+            return true
+        }
+        let top = stack.count - 1
+        if !stack[top].isMapping {
+            stack[top].items.append(node)
+        } else if let (key, keyLocation) = stack[top].pendingKey {
+            stack[top].pairs.append(YAMLNode.Pair(key: key, keyLocation: keyLocation, value: node))
+            stack[top].pendingKey = nil
+        } else {
+            guard let key = node.scalar else {
+                diagnostics.error("mapping keys must be plain scalars", at: node.location)
+                return false
+            }
+            if let first = stack[top].seen[key] {
+                diagnostics.error("duplicate key '\(key)'", at: node.location,
+                                  notes: [.init("'\(key)' was first defined here", at: first)])
+            } else {
+                stack[top].seen[key] = node.location
+            }
+            stack[top].pendingKey = (key, node.location)
+        }
+        return true
+    }
+}
