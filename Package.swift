@@ -20,6 +20,8 @@ let package = Package(
         ),
         .target(name: "SpecParser", dependencies: ["CLibYAML"]),
         .target(name: "SpecInterpreter", dependencies: ["SpecParser"]),
+        .target(name: "CCPUID"),
+        .target(name: "MigrationCheck", dependencies: ["SpecParser", "CCPUID"]),
         .target(name: "CodeGen", dependencies: ["SpecParser"]),
         .executableTarget(name: "specc-codegen", dependencies: ["SpecParser", "CodeGen"]),
         .plugin(name: "GenerateMMU", capability: .buildTool(), dependencies: ["specc-codegen"]),
@@ -27,11 +29,12 @@ let package = Package(
         .executableTarget(
             name: "specc",
             dependencies: [
-                "SpecParser", "SpecInterpreter", "CodeGen", "GeneratedMMU",
+                "SpecParser", "SpecInterpreter", "CodeGen", "GeneratedMMU", "MigrationCheck",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "SpecParserTests", dependencies: ["SpecParser"], exclude: ["Fixtures"]),
+        .testTarget(name: "MigrationCheckTests", dependencies: ["MigrationCheck", "SpecParser"], exclude: ["Fixtures"]),
         .testTarget(
             name: "MMUTests",
             dependencies: ["SpecParser", "SpecInterpreter", "CodeGen", "GeneratedMMU"],

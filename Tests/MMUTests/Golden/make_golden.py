@@ -496,6 +496,10 @@ def smep():
         emit(f"{mode}-smep-user-fetch-user-page", "SMEP does not restrict user fetches", ch,
              kind="fetch", cpl=3, cr4=cr4)
         ch = Chain(mode)
+        emit(f"{mode}-smep-cpl2-fetch-user-page", "CPL 2 is supervisor mode: with SMEP its "
+             "fetch from a user page faults with P|I/D (no U)", ch, kind="fetch", cpl=2,
+             cr4=cr4, want=("pf", EP | EI))
+        ch = Chain(mode)
         emit(f"{mode}-smep-supervisor-read-user-page", "SMEP restricts fetches only: a "
              "supervisor read of a user page is allowed", ch, cr4=cr4)
         ch = Chain(mode, leaf="pde")
@@ -812,6 +816,9 @@ def mode_pae():
         ch = Chain(m, leaf="pde").set("pde", on=1 << bit)
         emit(f"pae-2mib-reserved-bit{bit}", f"2 MiB PAE PDE: bits 20:13 are reserved "
              f"(alignment); bit {bit} gives P|RSVD", ch, want=("pf", EP | ER))
+    ch = Chain(m, leaf="pde")
+    emit("pae-2mib-without-pse", "PAE PDE.PS maps a 2 MiB page whatever CR4.PSE says (here 0, "
+         "and the CPU has no pse)", ch, kind="write", cpl=3, features=["nx"])
     ch = Chain(m, leaf="pde").set("pde", on=PAT_LARGE)
     emit("pae-2mib-pat-bit12", "bit 12 of a 2 MiB PDE is PAT, not reserved", ch, kind="write")
     for kind in KINDS:
@@ -871,7 +878,7 @@ def mode_ia32e():
         for kind in KINDS:
             for leaf in ("pde", "pdpte"):
                 ch = Chain(m, leaf=leaf)
-                emit(f"{m}-{leaf_desc(ch).replace(' ', '')}-{kind}",
+                emit(f"{m}-{leaf_desc(ch).replace(' ', '-').lower()}-{kind}",
                      f"{leaf_desc(ch)} mapped by a PS=1 {leaf.upper()}: PA {ch.leaf_pa:#x} plus "
                      f"the low {ch.page_size.bit_length() - 1} bits; " + ad_text(ch, kind),
                      ch, kind=kind, cpl=3)

@@ -1,0 +1,1 @@
+// CPU models, baselines and migration checks.
