@@ -25,7 +25,12 @@ let package = Package(
         .target(name: "CodeGen", dependencies: ["SpecParser"]),
         .executableTarget(name: "specc-codegen", dependencies: ["SpecParser", "CodeGen"]),
         .plugin(name: "GenerateMMU", capability: .buildTool(), dependencies: ["specc-codegen"]),
-        .target(name: "GeneratedMMU", plugins: ["GenerateMMU"]),
+        .target(name: "CMemoryAtomics"),
+        .target(
+            name: "GeneratedMMU",
+            dependencies: ["CMemoryAtomics"],
+            plugins: ["GenerateMMU"]
+        ),
         .executableTarget(
             name: "specc",
             dependencies: [

@@ -36,6 +36,9 @@ public struct BitRange: Sendable, Hashable, CustomStringConvertible, Comparable 
     /// `high:low`, or just the bit for a one-bit range.
     public var description: String { high == low ? "\(high)" : "\(high):\(low)" }
 
+    /// For messages: `bit 8` or `bits 11:7`.
+    public var phrase: String { high == low ? "bit \(high)" : "bits \(high):\(low)" }
+
     /// Orders by low bit.
     public static func < (a: BitRange, b: BitRange) -> Bool { (a.low, a.high) < (b.low, b.high) }
 }
@@ -59,6 +62,25 @@ public enum SpecScalar {
         }
         guard !t.isEmpty, !text.hasPrefix("_"), !text.hasSuffix("_") else { return nil }
         return UInt64(t, radix: radix)
+    }
+
+    /// Whether `text` is written like an integer literal (digits of its radix, underscores between
+    /// them), whatever its size: tells "too large" apart from "not a number".
+    public static func isIntegerLiteral(_ text: String) -> Bool {
+        var t = Substring(text.lowercased())
+        var digits: Set<Character> = Set("0123456789")
+        if t.hasPrefix("0x") {
+            digits = Set("0123456789abcdef")
+            t = t.dropFirst(2)
+        } else if t.hasPrefix("0b") {
+            digits = Set("01")
+            t = t.dropFirst(2)
+        } else if t.hasPrefix("0o") {
+            digits = Set("01234567")
+            t = t.dropFirst(2)
+        }
+        guard let first = t.first, let last = t.last, first != "_", last != "_" else { return false }
+        return t.allSatisfy { digits.contains($0) || $0 == "_" }
     }
 
     /// Parses `high:low` or a single bit number.

@@ -9,18 +9,34 @@ public struct MappingReader {
     public let node: YAMLNode
     /// What the mapping is, for messages ("a level", "register 'CR4'").
     public let what: String
+    /// Where a missing required key is reported: the name the mapping is defined under (a register's
+    /// name, say) when there is one, else the mapping itself.
+    public let anchor: SourceLocation
     private var known: [String] = []
     private var pairs: [YAMLNode.Pair]
 
     /// Starts reading `node`; reports an error and reads nothing if it is not a mapping.
-    public init?(_ node: YAMLNode, what: String, diagnostics: inout DiagnosticCollector) {
+    /// - Parameters:
+    ///   - node: the mapping.
+    ///   - what: what the mapping is, for messages ("a level", "register 'CR4'").
+    ///   - anchor: where to report missing required keys; defaults to the mapping's own location.
+    ///   - diagnostics: where problems are reported.
+    public init?(
+        _ node: YAMLNode, what: String, anchor: SourceLocation? = nil, diagnostics: inout DiagnosticCollector
+    ) {
         guard let pairs = node.pairs else {
             diagnostics.error("\(what) must be a mapping, not \(node.shapeName)", at: node.location)
             return nil
         }
         self.node = node
         self.what = what
+        self.anchor = anchor ?? node.location
         self.pairs = pairs
+    }
+
+    /// Reports that required `key` is missing.
+    public func reportMissing(_ key: String, diagnostics: inout DiagnosticCollector) {
+        diagnostics.error("\(what) is missing required key '\(key)'", at: anchor)
     }
 
     /// The raw node for `key`, marking the key known.
@@ -48,7 +64,7 @@ public struct MappingReader {
         -> Located<String>?
     {
         guard let v = value(key) else {
-            if required { diagnostics.error("\(what) is missing required key '\(key)'", at: node.location) }
+            if required { reportMissing(key, diagnostics: &diagnostics) }
             return nil
         }
         guard let s = v.scalar else {
@@ -64,7 +80,7 @@ public struct MappingReader {
         diagnostics: inout DiagnosticCollector
     ) -> Located<UInt64>? {
         guard let v = value(key) else {
-            if required { diagnostics.error("\(what) is missing required key '\(key)'", at: node.location) }
+            if required { reportMissing(key, diagnostics: &diagnostics) }
             return nil
         }
         return Self.integer(v, key: key, in: range, diagnostics: &diagnostics)
@@ -81,7 +97,11 @@ public struct MappingReader {
             return nil
         }
         guard let n = SpecScalar.parseInteger(s) else {
-            diagnostics.error("'\(key)' must be a number, not '\(s)'", at: v.location)
+            if SpecScalar.isIntegerLiteral(s) {
+                diagnostics.error("'\(key)' is \(s), too large for 64 bits", at: v.location)
+            } else {
+                diagnostics.error("'\(key)' must be a number, not '\(s)'", at: v.location)
+            }
             return nil
         }
         guard range.contains(n) else {
@@ -94,28 +114,33 @@ public struct MappingReader {
     /// A boolean (`true` or `false` only).
     public mutating func boolean(_ key: String, diagnostics: inout DiagnosticCollector) -> Located<Bool>? {
         guard let v = value(key) else { return nil }
-        guard case .scalar(let s, false) = v.kind, s == "true" || s == "false" else {
-            diagnostics.error("'\(key)' must be true or false", at: v.location)
+        guard case .scalar(let s, let quoted) = v.kind, !quoted, s == "true" || s == "false" else {
+            let what = v.scalar.map { "'\($0)'" } ?? v.shapeName
+            diagnostics.error("'\(key)' must be true or false, not \(what)", at: v.location)
             return nil
         }
         return Located(s == "true", at: v.location)
     }
 
     /// A bit range `high:low` or a single bit, checked against `width`.
+    /// - Parameter container: what the bits are in, for messages ("the 32-bit register 'CR0'").
     public mutating func bitRange(
-        _ key: String, width: Int, required: Bool = false, diagnostics: inout DiagnosticCollector
+        _ key: String, width: Int, container: String? = nil, required: Bool = false,
+        diagnostics: inout DiagnosticCollector
     ) -> Located<BitRange>? {
         guard let v = value(key) else {
-            if required { diagnostics.error("\(what) is missing required key '\(key)'", at: node.location) }
+            if required { reportMissing(key, diagnostics: &diagnostics) }
             return nil
         }
-        return Self.bitRange(v, key: key, width: width, diagnostics: &diagnostics)
+        return Self.bitRange(v, key: key, width: width, container: container, diagnostics: &diagnostics)
     }
 
     /// Types a node as a bit range within `width` bits.
-    public static func bitRange(_ v: YAMLNode, key: String, width: Int, diagnostics: inout DiagnosticCollector)
-        -> Located<BitRange>?
-    {
+    /// - Parameter container: what the bits are in, for messages ("the 32-bit register 'CR0'");
+    ///   defaults to "a `width`-bit value".
+    public static func bitRange(
+        _ v: YAMLNode, key: String, width: Int, container: String? = nil, diagnostics: inout DiagnosticCollector
+    ) -> Located<BitRange>? {
         guard let s = v.scalar else {
             diagnostics.error("'\(key)' must be a bit or a bit range like 47:39, not \(v.shapeName)", at: v.location)
             return nil
@@ -129,8 +154,8 @@ public struct MappingReader {
             return nil
         }
         guard r.high < width else {
-            diagnostics.error("bit range \(r) is outside the \(width)-bit width of \(key == "bit" || key == "bits" ? "its container" : "'\(key)'")",
-                              at: v.location)
+            let verb = r.width == 1 ? "is" : "are"
+            diagnostics.error("\(r.phrase) \(verb) outside \(container ?? "a \(width)-bit value")", at: v.location)
             return nil
         }
         return Located(r, at: v.location)
@@ -163,7 +188,7 @@ public struct MappingReader {
     /// A rule expression.
     public mutating func rule(_ key: String, required: Bool = false, diagnostics: inout DiagnosticCollector) -> Rule? {
         guard let v = value(key) else {
-            if required { diagnostics.error("\(what) is missing required key '\(key)'", at: node.location) }
+            if required { reportMissing(key, diagnostics: &diagnostics) }
             return nil
         }
         return Self.rule(v, key: key, diagnostics: &diagnostics)
@@ -225,18 +250,25 @@ public enum Spelling {
         return best?.0
     }
 
-    /// Levenshtein distance.
+    /// Edit distance counting an adjacent transposition as one edit (optimal string alignment),
+    /// so that `titel` is one edit from `title` and `LA75` one from `LA57`.
     public static func distance(_ a: String, _ b: String) -> Int {
         let x = Array(a)
         let y = Array(b)
         if x.isEmpty { return y.count }
         if y.isEmpty { return x.count }
+        var beforePrevious = [Int](repeating: 0, count: y.count + 1)
         var previous = Array(0...y.count)
         for i in 1...x.count {
-            var current = [i] + Array(repeating: 0, count: y.count)
+            var current = [i] + [Int](repeating: 0, count: y.count)
             for j in 1...y.count {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
+                let cost = x[i - 1] == y[j - 1] ? 0 : 1
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+                if i > 1, j > 1, x[i - 1] == y[j - 2], x[i - 2] == y[j - 1] {
+                    current[j] = min(current[j], beforePrevious[j - 2] + 1)
+                }
             }
+            beforePrevious = previous
             previous = current
         }
         return previous[y.count]

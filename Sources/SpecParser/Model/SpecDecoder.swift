@@ -10,8 +10,12 @@ struct SpecDecoder {
     var vmx: [VMXSpec] = []
     var migration: [MigrationSpec] = []
     var files: [String] = []
+    /// Entry layouts that lost a field to an earlier error: checks that need every field (a field
+    /// with role `address`) are skipped for them, so one mistake is reported once.
+    var incompleteLayouts: Set<String> = []
 
-    static let collectionKeys = ["cpuid", "registers", "entry-layouts", "vmx", "migration", "source", "title"]
+    /// The top-level keys of a collection file (besides `source` and `title`).
+    static let kindKeys = ["cpuid", "registers", "entry-layouts", "vmx", "migration"]
 
     mutating func decode(file: String, root: YAMLNode, diagnostics: inout DiagnosticCollector) {
         files.append(file)
@@ -36,18 +40,18 @@ struct SpecDecoder {
         if let v = m.value("entry-layouts") { decodeLayouts(v, diagnostics: &diagnostics) }
         if let v = m.value("vmx") { decodeVMX(v, diagnostics: &diagnostics) }
         if let v = m.value("migration") { decodeMigration(v, diagnostics: &diagnostics) }
-        if !pairs.contains(where: { Self.collectionKeys.contains($0.key) && $0.key != "source" && $0.key != "title" }) {
-            let kinds = "paging-format, cpu-model, cpuid, registers, entry-layouts, vmx, migration"
-            if let first = pairs.first {
-                var message = "unknown spec kind '\(first.key)': a spec file starts with one of \(kinds)"
-                if let guess = Spelling.nearest(
-                    to: first.key, among: Self.collectionKeys + ["paging-format", "cpu-model"])
-                {
-                    message += " (did you mean '\(guess)'?)"
-                }
-                diagnostics.error(message, at: first.keyLocation)
+        if !pairs.contains(where: { Self.kindKeys.contains($0.key) }) {
+            let kinds = (["paging-format", "cpu-model"] + Self.kindKeys).joined(separator: ", ")
+            guard let first = pairs.first(where: { $0.key != "source" && $0.key != "title" }) else {
+                diagnostics.error("a spec file needs one of \(kinds)", at: root.location)
                 return
             }
+            var message = "unknown spec kind '\(first.key)': a spec file starts with one of \(kinds)"
+            if let guess = Spelling.nearest(to: first.key, among: Self.kindKeys + ["paging-format", "cpu-model"]) {
+                message += " (did you mean '\(guess)'?)"
+            }
+            diagnostics.error(message, at: first.keyLocation)
+            return
         }
         m.finish(diagnostics: &diagnostics)
     }
@@ -73,7 +77,7 @@ struct SpecDecoder {
         specs.migration = migration.first
         let raws = uniqueByName(rawFormats, kind: "paging format", name: \.name, location: \.location, &diagnostics)
         specs.formats = resolveFormats(raws, diagnostics: &diagnostics)
-        var validator = SpecValidator(specs: specs)
+        var validator = SpecValidator(specs: specs, incompleteLayouts: incompleteLayouts)
         validator.validate(diagnostics: &diagnostics)
         return specs
     }
@@ -105,12 +109,15 @@ extension SpecDecoder {
         guard var m = MappingReader(node, what: "'cpuid'", diagnostics: &diagnostics) else { return }
         if let f = m.value("features"), let pairs = mapping(f, what: "'features'", &diagnostics) {
             for pair in pairs {
-                guard var e = MappingReader(pair.value, what: "feature '\(pair.key)'", diagnostics: &diagnostics)
+                guard
+                    var e = MappingReader(
+                        pair.value, what: "feature '\(pair.key)'", anchor: pair.keyLocation, diagnostics: &diagnostics)
                 else { continue }
                 let leaf = e.integer("leaf", required: true, in: 0...0xFFFF_FFFF, diagnostics: &diagnostics)
                 let subleaf = e.integer("subleaf", in: 0...0xFFFF_FFFF, diagnostics: &diagnostics)
                 let register = cpuidRegister(&e, diagnostics: &diagnostics)
-                let bit = e.bitRange("bit", width: 32, required: true, diagnostics: &diagnostics)
+                let bit = e.bitRange(
+                    "bit", width: 32, container: "a 32-bit CPUID register", required: true, diagnostics: &diagnostics)
                 if let b = bit, b.value.width != 1 {
                     diagnostics.error("'bit' must be a single bit; use 'fields' for multi-bit values", at: b.location)
                 }
@@ -125,12 +132,16 @@ extension SpecDecoder {
         }
         if let f = m.value("fields"), let pairs = mapping(f, what: "'fields'", &diagnostics) {
             for pair in pairs {
-                guard var e = MappingReader(pair.value, what: "CPUID field '\(pair.key)'", diagnostics: &diagnostics)
+                guard
+                    var e = MappingReader(
+                        pair.value, what: "CPUID field '\(pair.key)'", anchor: pair.keyLocation,
+                        diagnostics: &diagnostics)
                 else { continue }
                 let leaf = e.integer("leaf", required: true, in: 0...0xFFFF_FFFF, diagnostics: &diagnostics)
                 let subleaf = e.integer("subleaf", in: 0...0xFFFF_FFFF, diagnostics: &diagnostics)
                 let register = cpuidRegister(&e, diagnostics: &diagnostics)
-                let bits = e.bitRange("bits", width: 32, required: true, diagnostics: &diagnostics)
+                let bits = e.bitRange(
+                    "bits", width: 32, container: "a 32-bit CPUID register", required: true, diagnostics: &diagnostics)
                 let title = e.string("title", diagnostics: &diagnostics)?.value ?? ""
                 e.finish(diagnostics: &diagnostics)
                 if let leaf, let register, let bits {
@@ -165,15 +176,20 @@ extension SpecDecoder {
     mutating func decodeRegisters(_ node: YAMLNode, diagnostics: inout DiagnosticCollector) {
         guard let pairs = mapping(node, what: "'registers'", &diagnostics) else { return }
         for pair in pairs {
-            guard var r = MappingReader(pair.value, what: "register '\(pair.key)'", diagnostics: &diagnostics)
+            guard
+                var r = MappingReader(
+                    pair.value, what: "register '\(pair.key)'", anchor: pair.keyLocation, diagnostics: &diagnostics)
             else { continue }
             let width = Int(r.integer("width", required: true, in: 1...64, diagnostics: &diagnostics)?.value ?? 64)
             let msr = r.integer("msr", in: 0...0xFFFF_FFFF, diagnostics: &diagnostics)
             let title = r.string("title", diagnostics: &diagnostics)?.value ?? ""
+            let container = "the \(width)-bit register '\(pair.key)'"
             var reserved: [BitRange] = []
             if let rv = r.value("reserved") {
                 for item in rv.items ?? [rv] {
-                    if let b = MappingReader.bitRange(item, key: "reserved", width: width, diagnostics: &diagnostics) {
+                    if let b = MappingReader.bitRange(
+                        item, key: "reserved", width: width, container: container, diagnostics: &diagnostics)
+                    {
                         reserved.append(b.value)
                     }
                 }
@@ -181,19 +197,27 @@ extension SpecDecoder {
             var fields: [RegisterField] = []
             if let fv = r.value("fields"), let fpairs = mapping(fv, what: "'fields'", &diagnostics) {
                 for fp in fpairs {
-                    guard var f = MappingReader(fp.value, what: "field '\(pair.key).\(fp.key)'", diagnostics: &diagnostics)
+                    guard
+                        var f = MappingReader(
+                            fp.value, what: "field '\(pair.key).\(fp.key)'", anchor: fp.keyLocation,
+                            diagnostics: &diagnostics)
                     else { continue }
-                    let bits = fieldBits(&f, width: width, diagnostics: &diagnostics)
+                    let bits = fieldBits(&f, width: width, container: container, diagnostics: &diagnostics)
                     let requires = f.string("requires", diagnostics: &diagnostics)
                     let ftitle = f.string("title", diagnostics: &diagnostics)?.value ?? ""
                     let overlaps = f.strings("overlaps", diagnostics: &diagnostics)?.map(\.value) ?? []
                     var values: [(String, UInt64)] = []
                     if let vv = f.value("values"), let vpairs = mapping(vv, what: "'values'", &diagnostics) {
                         for vp in vpairs {
-                            let limit: UInt64 = bits.map { $0.width >= 64 ? .max : (1 << UInt64($0.width)) - 1 } ?? .max
-                            if let n = MappingReader.integer(vp.value, key: vp.key, in: 0...limit, diagnostics: &diagnostics) {
-                                values.append((vp.key, n.value))
+                            guard let n = MappingReader.integer(vp.value, key: vp.key, diagnostics: &diagnostics)
+                            else { continue }
+                            if let bits, bits.width < 64, n.value >> UInt64(bits.width) != 0 {
+                                diagnostics.error(
+                                    "value '\(vp.key)' is \(n.value), too large for the \(bits.width)-bit field '\(fp.key)'",
+                                    at: n.location)
+                                continue
                             }
+                            values.append((vp.key, n.value))
                         }
                     }
                     f.finish(diagnostics: &diagnostics)
@@ -211,8 +235,10 @@ extension SpecDecoder {
         }
     }
 
-    /// Reads `bit: N` or `bits: H:L` (exactly one of them).
-    func fieldBits(_ f: inout MappingReader, width: Int, diagnostics: inout DiagnosticCollector) -> BitRange? {
+    /// Reads `bit: N` or `bits: H:L` (exactly one of them) within `width` bits of `container`.
+    func fieldBits(_ f: inout MappingReader, width: Int, container: String, diagnostics: inout DiagnosticCollector)
+        -> BitRange?
+    {
         let hasBit = f.has("bit")
         let hasBits = f.has("bits")
         if hasBit && hasBits {
@@ -222,11 +248,11 @@ extension SpecDecoder {
         }
         if !hasBit && !hasBits {
             f.accept(["bit", "bits"])
-            diagnostics.error("\(f.what) needs 'bit' or 'bits'", at: f.node.location)
+            diagnostics.error("\(f.what) needs 'bit' or 'bits'", at: f.anchor)
             return nil
         }
         let key = hasBit ? "bit" : "bits"
-        guard let r = f.bitRange(key, width: width, diagnostics: &diagnostics) else { return nil }
+        guard let r = f.bitRange(key, width: width, container: container, diagnostics: &diagnostics) else { return nil }
         if hasBit && r.value.width != 1 {
             diagnostics.error("'bit' must be a single bit; write 'bits: \(r.value)' for a range", at: r.location)
         }
@@ -236,7 +262,9 @@ extension SpecDecoder {
     mutating func decodeLayouts(_ node: YAMLNode, diagnostics: inout DiagnosticCollector) {
         guard let pairs = mapping(node, what: "'entry-layouts'", &diagnostics) else { return }
         for pair in pairs {
-            guard var l = MappingReader(pair.value, what: "entry layout '\(pair.key)'", diagnostics: &diagnostics)
+            guard
+                var l = MappingReader(
+                    pair.value, what: "entry layout '\(pair.key)'", anchor: pair.keyLocation, diagnostics: &diagnostics)
             else { continue }
             let sizeNode = l.integer("size", required: true, diagnostics: &diagnostics)
             var size = 8
@@ -250,9 +278,17 @@ extension SpecDecoder {
             var fields: [EntryField] = []
             if let fv = l.value("fields"), let fpairs = mapping(fv, what: "'fields'", &diagnostics) {
                 for fp in fpairs {
-                    guard var f = MappingReader(fp.value, what: "field '\(fp.key)'", diagnostics: &diagnostics)
-                    else { continue }
-                    let bits = fieldBits(&f, width: size * 8, diagnostics: &diagnostics)
+                    guard
+                        var f = MappingReader(
+                            fp.value, what: "field '\(pair.key).\(fp.key)'", anchor: fp.keyLocation,
+                            diagnostics: &diagnostics)
+                    else {
+                        incompleteLayouts.insert(pair.key)
+                        continue
+                    }
+                    let bits = fieldBits(
+                        &f, width: size * 8, container: "the \(size * 8)-bit entry layout '\(pair.key)'",
+                        diagnostics: &diagnostics)
                     var role: EntryFieldRole?
                     if let r = f.string("role", diagnostics: &diagnostics) {
                         role = EntryFieldRole(rawValue: r.value)
@@ -261,16 +297,21 @@ extension SpecDecoder {
                             var message = "unknown field role '\(r.value)'; expected one of \(all.joined(separator: ", "))"
                             if let g = Spelling.nearest(to: r.value, among: all) { message += " (did you mean '\(g)'?)" }
                             diagnostics.error(message, at: r.location)
+                            incompleteLayouts.insert(pair.key)
                         }
                     }
                     let title = f.string("title", diagnostics: &diagnostics)?.value ?? ""
                     f.finish(diagnostics: &diagnostics)
                     if let bits {
                         fields.append(EntryField(name: fp.key, bits: bits, role: role, title: title, location: fp.keyLocation))
+                    } else {
+                        incompleteLayouts.insert(pair.key)
                     }
                 }
             } else if !l.has("fields") {
-                diagnostics.error("entry layout '\(pair.key)' is missing required key 'fields'", at: pair.keyLocation)
+                l.reportMissing("fields", diagnostics: &diagnostics)
+            } else {
+                incompleteLayouts.insert(pair.key)
             }
             l.finish(diagnostics: &diagnostics)
             layouts.append(EntryLayout(name: pair.key, size: size, fields: fields.sorted { $0.bits < $1.bits },

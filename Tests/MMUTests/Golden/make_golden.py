@@ -18,6 +18,7 @@ import sys
 from collections import Counter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True   # leave no __pycache__ in the source tree
 sys.path.insert(0, HERE)
 import oracle  # noqa: E402
 
@@ -25,6 +26,9 @@ OUT = os.path.join(HERE, "paging-golden.jsonl")
 rng = random.Random(0x5BECC0DE)
 
 FULL = ["nx", "smep", "smap", "pku", "pks", "pdpe1gb", "la57", "pse", "pse36", "pge", "pcid"]
+# Cases that set a PAT bit (bit 7 of a 4 KiB PTE, bit 12 of a large-page entry) also list `pat`:
+# the SDM makes those bits reserved on a CPU without PAT.
+WITH_PAT = FULL + ["pat"]
 MODES = ["32bit", "pae", "4level", "5level"]
 KINDS = ["read", "write", "fetch"]
 
@@ -248,7 +252,7 @@ def emit(cid, reason, ch=None, *, group=None, kind="read", cpl=0, implicit=None,
                 "access": acc}
         group = group or mode
     else:
-        case = dict(case, id=cid)
+        case = {"id": cid, **{k: v for k, v in case.items() if k != "id"}}
     # The hand-derived expectation.
     if want == "ok":
         want = ("ok", ch.physical(), ch.page_size, ch.ad_writes(kind))
@@ -635,8 +639,8 @@ def pge_global():
         emit(f"{mode}-avail-bits-ignored", "bits 11:9 of the PTE are ignored (available to "
              "software)", ch)
         ch = Chain(mode).set("pte", on=PWT | PCD | 0x80)
-        emit(f"{mode}-pte-pwt-pcd-pat", "PWT, PCD and PAT (bit 7) in a 4 KiB PTE only set the "
-             "memory type; the walk is unchanged", ch)
+        emit(f"{mode}-pte-pwt-pcd-pat", "PWT, PCD and PAT (bit 7; the CPU has pat) in a 4 KiB "
+             "PTE only set the memory type; the walk is unchanged", ch, features=WITH_PAT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -684,7 +688,8 @@ def mode_32bit():
     emit("32bit-nopse36-4mib-ok", "4 MiB page without PSE-36 (bits 21:13 zero): PA from "
          "PDE bits 31:22", ch, features=nopse36, kind="write")
     ch = Chain(m, leaf="pde").set("pde", on=PAT_LARGE)
-    emit("32bit-4mib-pat-bit12", "bit 12 of a 4 MiB PDE is PAT, not an address bit", ch)
+    emit("32bit-4mib-pat-bit12", "bit 12 of a 4 MiB PDE is PAT (the CPU has pat), not an "
+         "address bit", ch, features=WITH_PAT)
     ch = Chain(m, leaf="pde").set("pde", on=G)
     emit("32bit-4mib-global", "G=1 in a 4 MiB PDE with PGE: no effect on the walk", ch,
          cr4=CR4_PSE | CR4_PGE, kind="fetch")
@@ -700,8 +705,8 @@ def mode_32bit():
                  + ad_text(ch, kind), ch, kind=kind, cr4=0, features=feats)
     # No reserved bits in 32-bit PTEs / page-table PDEs.
     ch = Chain(m).set("pde", on=0xF40).set("pte", on=0xFC0 & ~D)
-    emit("32bit-4k-entries-no-reserved-bits", "32-bit PDE/PTE low bits (ignored, PAT, G) are "
-         "never reserved", ch, kind="write", cr4=CR4_PSE | CR4_PGE)
+    emit("32bit-4k-entries-no-reserved-bits", "32-bit PDE/PTE low bits (ignored, PAT with pat, "
+         "G) are never reserved", ch, kind="write", cr4=CR4_PSE | CR4_PGE, features=WITH_PAT)
     # Entries in the high and low halves of a word: only the right half is read and changed.
     for pde_i, pte_i in ((0x301, 0x0FE), (0x0FE, 0x301), (0x3FF, 0x3FF), (0x000, 0x000)):
         lin = (pde_i << 22) | (pte_i << 12) | rng.randrange(0, 0x1000)
@@ -820,7 +825,8 @@ def mode_pae():
     emit("pae-2mib-without-pse", "PAE PDE.PS maps a 2 MiB page whatever CR4.PSE says (here 0, "
          "and the CPU has no pse)", ch, kind="write", cpl=3, features=["nx"])
     ch = Chain(m, leaf="pde").set("pde", on=PAT_LARGE)
-    emit("pae-2mib-pat-bit12", "bit 12 of a 2 MiB PDE is PAT, not reserved", ch, kind="write")
+    emit("pae-2mib-pat-bit12", "bit 12 of a 2 MiB PDE is PAT (the CPU has pat), not reserved",
+         ch, kind="write", features=WITH_PAT)
     for kind in KINDS:
         ch = Chain(m, leaf="pde", M=52)
         emit(f"pae-2mib-m52-{kind}", f"2 MiB page with MAXPHYADDR 52 (PA {ch.leaf_pa:#x}); "
@@ -899,8 +905,8 @@ def mode_ia32e():
                  "gives P|RSVD", ch, want=("pf", EP | ER))
         for leaf in ("pde", "pdpte"):
             ch = Chain(m, leaf=leaf).set(leaf, on=PAT_LARGE)
-            emit(f"{m}-{leaf}-large-pat-bit12", f"bit 12 of a large-page {leaf.upper()} is PAT, "
-                 "not reserved", ch, kind="write")
+            emit(f"{m}-{leaf}-large-pat-bit12", f"bit 12 of a large-page {leaf.upper()} is PAT "
+                 "(the CPU has pat), not reserved", ch, kind="write", features=WITH_PAT)
         for top in NONLEAF_TOP[m]:
             for kind, cpl, ec in (("read", 0, EP | ER), ("write", 3, EP | EW | EU | ER)):
                 ch = Chain(m).set(top, on=PS)

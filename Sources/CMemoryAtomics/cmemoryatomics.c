@@ -1,0 +1,1 @@
+// C atomics for GeneratedMMU's physical-memory runtime.

@@ -1,0 +1,86 @@
+/// Attributes of a memory access, as the fault rules of the specs see them (`access.write`, …).
+///
+/// Models the SDM's access classification (Vol. 3A §4.6): type, user or supervisor mode, implicit
+/// supervisor accesses; for EPT (Vol. 3C Table 28-7), whether a guest linear address was
+/// translated and whether this is the final translation or a guest paging-structure access.
+public struct AccessAttributes: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt32
+    /// Creates attributes from raw bits.
+    @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
+    /// A data read.
+    public static let read = AccessAttributes(rawValue: 1 << 0)
+    /// A data write.
+    public static let write = AccessAttributes(rawValue: 1 << 1)
+    /// An instruction fetch.
+    public static let fetch = AccessAttributes(rawValue: 1 << 2)
+    /// A data access (read or write).
+    public static let data = AccessAttributes(rawValue: 1 << 3)
+    /// A user-mode access (CPL 3, not implicit).
+    public static let user = AccessAttributes(rawValue: 1 << 4)
+    /// A supervisor-mode access.
+    public static let supervisor = AccessAttributes(rawValue: 1 << 5)
+    /// An implicit supervisor access.
+    public static let implicit = AccessAttributes(rawValue: 1 << 6)
+    /// EPT: a guest linear address was translated.
+    public static let linearValid = AccessAttributes(rawValue: 1 << 7)
+    /// EPT: the final translation, not a guest paging-structure access.
+    public static let final = AccessAttributes(rawValue: 1 << 8)
+    /// EPT: the guest page is user-mode.
+    public static let guestUser = AccessAttributes(rawValue: 1 << 9)
+    /// EPT: the guest page is writable.
+    public static let guestWritable = AccessAttributes(rawValue: 1 << 10)
+    /// EPT: the guest page is execute-disabled.
+    public static let guestExecuteDisabled = AccessAttributes(rawValue: 1 << 11)
+}
+
+/// The type of a memory access.
+public enum AccessKind: UInt8, Sendable, Hashable, CaseIterable {
+    /// Data read.
+    case read
+    /// Data write.
+    case write
+    /// Instruction fetch.
+    case fetch
+}
+
+/// One access to translate: an address, its type and mode.
+///
+/// ```swift
+/// let access = Access(address: 0x7f12_3460_3100, kind: .write, cpl: 3)
+/// ```
+public struct Access: Sendable, Hashable {
+    /// The linear (or, for EPT, guest-physical) address.
+    public var address: UInt64
+    /// Read, write or fetch.
+    public var kind: AccessKind
+    /// Current privilege level, 0–3.
+    public var cpl: UInt8
+    /// An implicit supervisor access (descriptor tables), whatever the CPL.
+    public var implicit: Bool
+    /// Extra attributes (EPT context).
+    public var extra: AccessAttributes
+
+    /// Creates an access.
+    @inlinable
+    public init(address: UInt64, kind: AccessKind, cpl: UInt8 = 0, implicit: Bool = false, extra: AccessAttributes = []) {
+        self.address = address
+        self.kind = kind
+        self.cpl = cpl
+        self.implicit = implicit
+        self.extra = extra
+    }
+
+    /// All attributes, derived from kind, CPL and the implicit flag.
+    @inlinable
+    public var attributes: AccessAttributes {
+        var a = extra
+        switch kind {
+        case .read: a.formUnion([.read, .data])
+        case .write: a.formUnion([.write, .data])
+        case .fetch: a.insert(.fetch)
+        }
+        if cpl == 3 && !implicit { a.insert(.user) } else { a.insert(.supervisor) }
+        if implicit { a.insert(.implicit) }
+        return a
+    }
+}

@@ -1,0 +1,140 @@
+/// A paging format specialised to one control state and CPU: every rule over control bits and
+/// CPUID features is evaluated, reserved masks are computed from MAXPHYADDR, and the fault rules
+/// are folded into one permission table over the access attributes, folded rights and key rights
+/// (what KVM's `update_permission_bitmask` and `reset_rsvds_bits_mask` do by hand).
+///
+/// Prepare once per control-state change; walks then only load, mask and look up.
+public struct PreparedFormat: Sendable {
+    /// One level, specialised.
+    public struct Level: Sendable {
+        var indexShift: UInt64
+        var indexMask: UInt64
+        var entryBytes: UInt64
+        var addressMask: UInt64
+        var accessedMask: UInt64
+        var dirtyMask: UInt64
+        var keyMask: UInt64
+        var keyShift: UInt64
+        var present: RuleTable
+        var leafWhen: RuleTable?
+        var isLast: Bool
+        var loadedWithRoot: Bool
+        var reservedTable: UInt64
+        var reservedLeaf: UInt64
+        var pieces: [AddressPieceDescriptor]
+        var pageMask: UInt64
+        var misconfigured: RuleTable?
+        var leafMisconfigured: RuleTable?
+        var rightMasks: [UInt64]
+        var rightDenies: UInt8
+    }
+
+    /// The format.
+    public let descriptor: PagingFormatDescriptor
+    /// Levels, top first.
+    public internal(set) var levels: [Level]
+    var root: UInt64
+    var permissionInputs: [RuleInput]
+    var permission: [UInt64]
+    var factTables: [(fact: Int, bits: [UInt64])]
+    var reportFlags: [(mask: UInt64, rule: RuleTable)]
+    var accessedDirty: Bool
+    var keyRights: (user: UInt64, supervisor: UInt64)
+    var keys: ProtectionKeyDescriptor?
+    var rightCount: Int
+
+    /// Specialises `descriptor` to `state` and `cpu`.
+    public init(_ descriptor: PagingFormatDescriptor, state: ControlState, cpu: CPUConfiguration) {
+        self.descriptor = descriptor
+        func staticValue(_ input: RuleInput) -> UInt64 {
+            switch input.source {
+            case .control:
+                let v = state[index: Int(input.index)] >> UInt64(input.shift)
+                return input.width >= 64 ? v : v & ((1 << UInt64(input.width)) - 1)
+            case .feature:
+                return cpu.features[Int(input.index)] ? 1 : 0
+            default:
+                return 0
+            }
+        }
+        func holds(_ table: RuleTable?) -> Bool {
+            guard let table else { return true }
+            return table.specialized(staticValue).constantValue ?? false
+        }
+        let physicalBits = min(cpu.maxPhysicalAddressBits, Int(descriptor.physicalAddressLimit))
+        let physicalMask: UInt64 = physicalBits >= 64 ? ~0 : (1 << UInt64(physicalBits)) - 1
+        func mask(_ items: [ReservedDescriptor]) -> UInt64 {
+            var m: UInt64 = 0
+            for r in items where holds(r.when) {
+                m |= r.aboveMaxPhysicalAddress ? (r.mask & ~physicalMask) : r.mask
+            }
+            return m
+        }
+        root = state[index: descriptor.rootRegister] & descriptor.rootMask
+        levels = descriptor.levels.map { l in
+            var leafReserved = mask(l.reserved + l.leafReserved)
+            var pieces: [AddressPieceDescriptor] = []
+            for p in l.leafPieces {
+                let fieldMask: UInt64 = ((1 << UInt64(p.width)) - 1) << UInt64(p.fromShift)
+                if p.requires >= 0 && !cpu.features[Int(p.requires)] {
+                    leafReserved |= fieldMask
+                    continue
+                }
+                // Entry bits that would land at or above the physical-address width are reserved.
+                for bit in 0..<Int(p.width) where Int(p.toShift) + bit >= physicalBits {
+                    leafReserved |= 1 << UInt64(Int(p.fromShift) + bit)
+                }
+                pieces.append(p)
+            }
+            var denies: UInt8 = 0
+            for (i, r) in l.rights.enumerated() where r.denies { denies |= 1 << UInt8(i) }
+            return Level(
+                indexShift: UInt64(l.indexShift), indexMask: (1 << UInt64(l.indexBits)) - 1,
+                entryBytes: UInt64(l.entryBytes), addressMask: l.addressMask, accessedMask: l.accessedMask,
+                dirtyMask: l.dirtyMask, keyMask: l.keyMask,
+                keyShift: UInt64(l.keyMask == 0 ? 0 : l.keyMask.trailingZeroBitCount),
+                present: l.present.specialized(staticValue), leafWhen: l.leafWhen?.specialized(staticValue),
+                isLast: l.isLast, loadedWithRoot: l.loadedWithRoot, reservedTable: mask(l.reserved + l.tableReserved),
+                reservedLeaf: leafReserved, pieces: pieces, pageMask: (1 << UInt64(l.indexShift)) - 1,
+                misconfigured: l.misconfigured?.specialized(staticValue),
+                leafMisconfigured: l.leafMisconfigured?.specialized(staticValue),
+                rightMasks: l.rights.map(\.mask), rightDenies: denies)
+        }
+        rightCount = descriptor.rightNames.count
+        // Fold every fault rule into one table over the dynamic inputs.
+        let faults = descriptor.faults.map { $0.rule.specialized(staticValue) }
+        var inputs: [RuleInput] = []
+        for f in faults {
+            for i in f.inputs where !inputs.contains(i) { inputs.append(i) }
+        }
+        permissionInputs = inputs
+        let size = 1 << inputs.count
+        var any = [UInt64](repeating: 0, count: max(1, (size + 63) >> 6))
+        var facts: [Int: [UInt64]] = [:]
+        for combo in 0..<size {
+            for (fi, f) in faults.enumerated() {
+                let hit = f.evaluate { input in
+                    guard let pos = inputs.firstIndex(of: input) else { return 0 }
+                    return UInt64((combo >> pos) & 1)
+                }
+                if hit {
+                    any[combo >> 6] |= 1 << UInt64(combo & 63)
+                    for fact in descriptor.faults[fi].sets {
+                        facts[Int(fact), default: [UInt64](repeating: 0, count: any.count)][combo >> 6] |=
+                            1 << UInt64(combo & 63)
+                    }
+                }
+            }
+        }
+        permission = any
+        factTables = facts.keys.sorted().map { ($0, facts[$0] ?? []) }
+        reportFlags = descriptor.reportFlags.map { ($0.mask, $0.rule.specialized(staticValue)) }
+        accessedDirty = holds(descriptor.accessedDirtyWhen)
+        keys = descriptor.protectionKeys
+        if let k = descriptor.protectionKeys {
+            keyRights = (state[index: k.userRegister], state[index: k.supervisorRegister])
+        } else {
+            keyRights = (0, 0)
+        }
+    }
+}
