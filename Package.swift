@@ -31,10 +31,11 @@ let package = Package(
             dependencies: ["CMemoryAtomics"],
             plugins: ["GenerateMMU"]
         ),
+        .target(name: "WalkContract", dependencies: ["SpecParser", "SpecInterpreter", "GeneratedMMU"]),
         .executableTarget(
             name: "specc",
             dependencies: [
-                "SpecParser", "SpecInterpreter", "CodeGen", "GeneratedMMU", "MigrationCheck",
+                "SpecParser", "SpecInterpreter", "CodeGen", "GeneratedMMU", "MigrationCheck", "WalkContract",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -42,7 +43,7 @@ let package = Package(
         .testTarget(name: "MigrationCheckTests", dependencies: ["MigrationCheck", "SpecParser"], exclude: ["Fixtures"]),
         .testTarget(
             name: "MMUTests",
-            dependencies: ["SpecParser", "SpecInterpreter", "CodeGen", "GeneratedMMU"],
+            dependencies: ["SpecParser", "SpecInterpreter", "CodeGen", "GeneratedMMU", "WalkContract"],
             exclude: ["Golden", "Reference", "Fixtures"]
         ),
     ]

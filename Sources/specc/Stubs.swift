@@ -8,7 +8,3 @@ struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "generate", abstract: "Generate Swift from specs.")
     func run() throws { throw ExitCode(2) }
 }
-struct WalkCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "walk", abstract: "Run walk cases.")
-    func run() throws { throw ExitCode(2) }
-}

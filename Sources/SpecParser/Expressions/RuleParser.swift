@@ -166,7 +166,11 @@ public struct RuleParser {
         case .op("("):
             position += 1
             let inner = try parseOr()
-            guard peek == .op(")") else { throw failure("expected ')'") }
+            guard peek == .op(")") else {
+                var diagnostic = failure("expected ')'")
+                diagnostic.notes.append(.init("to match this '('", at: location(offset)))
+                throw diagnostic
+            }
             position += 1
             return inner
         case .name("true"):

@@ -117,33 +117,55 @@ public struct RuleScope: Sendable {
         self.faultFacts = faultFacts
     }
 
+    /// What names this scope allows, for messages: "register fields (REGISTER.FIELD) and CPUID
+    /// features (cpuid.NAME)".
+    public var allowedDescription: String {
+        var parts: [String] = []
+        if kinds.contains(.control) { parts.append("register fields (REGISTER.FIELD)") }
+        if kinds.contains(.feature) { parts.append("CPUID features (cpuid.NAME)") }
+        if kinds.contains(.access) { parts.append("access attributes (access.NAME)") }
+        if kinds.contains(.entry) { parts.append("entry fields") }
+        if kinds.contains(.rights) { parts.append("rights") }
+        if kinds.contains(.key) { parts.append("protection-key rights (key.AD, key.WD)") }
+        if kinds.contains(.fault) { parts.append("fault facts (fault.NAME)") }
+        guard let last = parts.popLast() else { return "no names" }
+        return parts.isEmpty ? last : parts.joined(separator: ", ") + " and " + last
+    }
+
+    private func notHere(_ what: String) -> Resolution {
+        .failure("\(what) cannot be used here; this rule may name \(allowedDescription)")
+    }
+
     /// Resolves `name`, or explains why not.
     public func resolve(_ name: String) -> Resolution {
         let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
         if parts.count == 2 {
             let (head, tail) = (parts[0], parts[1])
             if head == "cpuid" {
-                guard kinds.contains(.feature) else { return .failure("CPUID features cannot be used here") }
+                guard kinds.contains(.feature) else { return notHere("CPUID feature '\(name)'") }
                 if features.contains(tail) { return .success(.feature(tail)) }
                 return .failure("unknown CPUID feature '\(tail)'" + suggest(tail, Array(features)))
             }
             if head == "access" {
-                guard kinds.contains(.access) else { return .failure("access attributes cannot be used here") }
+                guard kinds.contains(.access) else { return notHere("access attribute '\(name)'") }
                 if let a = AccessAttribute(rawValue: tail) { return .success(.access(a)) }
                 return .failure("unknown access attribute '\(tail)'" + suggest(tail, AccessAttribute.allCases.map(\.rawValue)))
             }
             if head == "key" {
-                guard kinds.contains(.key) else { return .failure("protection-key rights cannot be used here") }
+                guard kinds.contains(.key) else {
+                    return .failure(
+                        "protection-key right '\(name)' can be used only in the fault rules of a format with 'protection-keys'")
+                }
                 if tail == "AD" || tail == "WD" { return .success(.key(tail)) }
                 return .failure("unknown protection-key right '\(tail)'; expected AD or WD")
             }
             if head == "fault" {
-                guard kinds.contains(.fault) else { return .failure("fault facts cannot be used here") }
+                guard kinds.contains(.fault) else { return notHere("fault fact '\(name)'") }
                 if faultFacts.contains(tail) { return .success(.fault(tail)) }
                 return .failure("unknown fault fact '\(tail)'" + suggest(tail, faultFacts))
             }
             if let register = registers[head] {
-                guard kinds.contains(.control) else { return .failure("register fields cannot be used here") }
+                guard kinds.contains(.control) else { return notHere("register field '\(name)'") }
                 if let field = register.field(tail) {
                     return .success(.control(register: head, field: tail, width: field.bits.width))
                 }
@@ -155,6 +177,8 @@ public struct RuleScope: Sendable {
             return .success(.entry(name, width: f.bits.width))
         }
         if kinds.contains(.rights), rights.contains(name) { return .success(.right(name)) }
+        if !kinds.contains(.entry), let layout, layout.field(name) != nil { return notHere("entry field '\(name)'") }
+        if !kinds.contains(.rights), rights.contains(name) { return notHere("right '\(name)'") }
         var candidates = kinds.contains(.rights) ? rights : []
         if kinds.contains(.entry), let layout { candidates += layout.fields.map(\.name) }
         return .failure("unknown name '\(name)'" + suggest(name, candidates))
@@ -194,8 +218,13 @@ public struct RuleScope: Sendable {
                 }
                 return 1
             case .equal(let a, let b), .notEqual(let a, let b):
-                _ = type(a)
-                _ = type(b)
+                let ta = type(a)
+                let tb = type(b)
+                for (x, t, y) in [(a, ta, b), (b, tb, a)] {
+                    if let t, t > 0, t < 64, case .integer(let v) = y, v >= (1 << UInt64(t)) {
+                        fail(x, "\(v) does not fit in the \(t)-bit value \(x)")
+                    }
+                }
                 return 1
             case .member(let a, let values):
                 if let t = type(a), t > 0, t < 64, let big = values.first(where: { $0 >= (1 << UInt64(t)) }) {
@@ -211,7 +240,8 @@ public struct RuleScope: Sendable {
             ok = false
         }
         if let t = type(rule.expression), t != 1, ok {
-            diagnostics.error("in \(what): the rule must be a condition, but '\(rule.text)' is a number", at: rule.location)
+            let value = t == 0 ? "a number" : "a \(t)-bit value"
+            diagnostics.error("in \(what): the rule must be a condition, but '\(rule.text)' is \(value)", at: rule.location)
             ok = false
         }
         return ok

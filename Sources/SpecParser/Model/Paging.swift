@@ -156,6 +156,9 @@ public struct ProtectionKeys: Sendable, Hashable {
     public var pageIsUser: String
     /// Where it was defined.
     public var location: SourceLocation
+    /// Where each value was written, by spec key (`field`, `user-pages`, `supervisor-pages`,
+    /// `page-is-user`).
+    public var keyLocations: [String: SourceLocation] = [:]
 }
 
 /// A paging format: one of the SDM's paging modes, or an EPT format (Vol. 3A §4.3–4.5,
@@ -227,4 +230,6 @@ public struct FaultReport: Sendable {
     public var flags: [(field: String, rule: Rule)]
     /// Where it was defined.
     public var location: SourceLocation
+    /// Where each flag's name was written.
+    public var flagLocations: [String: SourceLocation] = [:]
 }

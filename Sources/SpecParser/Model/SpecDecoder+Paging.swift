@@ -24,6 +24,11 @@ struct RawPagingFormat {
     var report: FaultReport?
     var accessedDirtyWhen: Rule?
     var protectionKeys: ProtectionKeys?
+    /// Every key written in the file, valid or not: a required key that was written but failed to
+    /// decode has been reported already and is not reported again as missing.
+    var writtenKeys: Set<String> = []
+    /// Where `levels-above` was written.
+    var levelsAboveLocation: SourceLocation?
 }
 
 extension SpecDecoder {
@@ -37,11 +42,16 @@ extension SpecDecoder {
         guard var m = MappingReader(node, what: "a paging format", diagnostics: &diagnostics) else { return }
         guard let name = m.string("paging-format", required: true, diagnostics: &diagnostics) else { return }
         var raw = RawPagingFormat(name: name.value, location: name.location, file: file)
+        raw.writtenKeys = Set(m.allPairs.map(\.key))
         raw.title = m.string("title", diagnostics: &diagnostics)?.value
         raw.source = m.string("source", diagnostics: &diagnostics)?.value
         if let f = m.string("family", diagnostics: &diagnostics) {
             raw.family = PagingFormat.Family(rawValue: f.value)
-            if raw.family == nil { diagnostics.error("unknown family '\(f.value)'; expected guest or ept", at: f.location) }
+            if raw.family == nil {
+                var message = "unknown family '\(f.value)'; expected guest or ept"
+                if let g = Spelling.nearest(to: f.value, among: ["guest", "ept"]) { message += " (did you mean '\(g)'?)" }
+                diagnostics.error(message, at: f.location)
+            }
         }
         raw.extends = m.string("extends", diagnostics: &diagnostics)
         raw.enabledWhen = m.rule("enabled-when", diagnostics: &diagnostics)
@@ -54,6 +64,7 @@ extension SpecDecoder {
         if let v = m.value("levels") { raw.levels = decodeLevels(v, key: "levels", diagnostics: &diagnostics) }
         if let v = m.value("levels-above") {
             raw.levelsAbove = decodeLevels(v, key: "levels-above", diagnostics: &diagnostics)
+            raw.levelsAboveLocation = m.keyLocation("levels-above")
         }
         raw.present = m.rule("present", diagnostics: &diagnostics)
         if let v = m.value("reserved") { raw.reserved = decodeReserved(v, diagnostics: &diagnostics) }
@@ -74,7 +85,11 @@ extension SpecDecoder {
             if let field, let user, let sup, let right {
                 raw.protectionKeys = ProtectionKeys(
                     field: field.value, userRegister: user.value, supervisorRegister: sup.value,
-                    pageIsUser: right.value, location: v.location)
+                    pageIsUser: right.value, location: v.location,
+                    keyLocations: [
+                        "field": field.location, "user-pages": user.location, "supervisor-pages": sup.location,
+                        "page-is-user": right.location,
+                    ])
             }
         }
         m.finish(diagnostics: &diagnostics)
@@ -85,16 +100,18 @@ extension SpecDecoder {
         (v.items ?? [v]).compactMap { MappingReader.rule($0, key: key, diagnostics: &diagnostics) }
     }
 
-    func decodeLevels(_ v: YAMLNode, key: String, diagnostics: inout DiagnosticCollector) -> [PagingLevel] {
+    /// Decodes a sequence of levels; `nil` (reported) when `v` is not a sequence.
+    func decodeLevels(_ v: YAMLNode, key: String, diagnostics: inout DiagnosticCollector) -> [PagingLevel]? {
         guard let items = v.items else {
             diagnostics.error("'\(key)' must be a sequence of levels, top level first, not \(v.shapeName)", at: v.location)
-            return []
+            return nil
         }
         var out: [PagingLevel] = []
         for item in items {
             guard var l = MappingReader(item, what: "a level", diagnostics: &diagnostics) else { continue }
             let name = l.string("name", required: true, diagnostics: &diagnostics)
-            let index = l.bitRange("index", width: 64, required: true, diagnostics: &diagnostics)
+            let index = l.bitRange(
+                "index", width: 64, container: "a 64-bit address", required: true, diagnostics: &diagnostics)
             let entry = l.string("entry", diagnostics: &diagnostics)?.value
             let leafWhen = l.rule("leaf-when", diagnostics: &diagnostics)
             let reserved = l.value("reserved").map { decodeReserved($0, diagnostics: &diagnostics) } ?? []
@@ -104,8 +121,10 @@ extension SpecDecoder {
             if let av = l.value("leaf-address") {
                 for pv in av.items ?? [av] {
                     guard var p = MappingReader(pv, what: "an address piece", diagnostics: &diagnostics) else { continue }
-                    let from = p.bitRange("from", width: 64, required: true, diagnostics: &diagnostics)
-                    let to = p.bitRange("to", width: 64, required: true, diagnostics: &diagnostics)
+                    let from = p.bitRange(
+                        "from", width: 64, container: "a 64-bit entry", required: true, diagnostics: &diagnostics)
+                    let to = p.bitRange(
+                        "to", width: 64, container: "a 64-bit address", required: true, diagnostics: &diagnostics)
                     let requires = p.string("requires", diagnostics: &diagnostics)?.value
                     p.finish(diagnostics: &diagnostics)
                     if let from, let to {
@@ -136,11 +155,11 @@ extension SpecDecoder {
             if let s = item.scalar {
                 if s == "above-maxphyaddr" {
                     out.append(ReservedBits(bits: .aboveMaxPhysicalAddress, when: nil, location: item.location))
-                } else if let r = SpecScalar.parseBitRange(s) {
-                    if r.high < r.low || r.high > 63 {
-                        diagnostics.error("reserved bits \(s) are not a bit range within 63:0", at: item.location)
-                    } else {
-                        out.append(ReservedBits(bits: .range(r), when: nil, location: item.location))
+                } else if SpecScalar.parseBitRange(s) != nil {
+                    if let r = MappingReader.bitRange(
+                        item, key: "reserved", width: 64, container: "a 64-bit entry", diagnostics: &diagnostics)
+                    {
+                        out.append(ReservedBits(bits: .range(r.value), when: nil, location: item.location))
                     }
                 } else {
                     out.append(ReservedBits(bits: .field(s), when: nil, location: item.location))
@@ -150,7 +169,9 @@ extension SpecDecoder {
             guard var m = MappingReader(item, what: "a reserved-bits item", diagnostics: &diagnostics) else { continue }
             var bits: ReservedBits.Bits?
             if let f = m.string("field", diagnostics: &diagnostics) { bits = .field(f.value) }
-            if let b = m.bitRange("bits", width: 64, diagnostics: &diagnostics) { bits = .range(b.value) }
+            if let b = m.bitRange("bits", width: 64, container: "a 64-bit entry", diagnostics: &diagnostics) {
+                bits = .range(b.value)
+            }
             if let a = m.boolean("above-maxphyaddr", diagnostics: &diagnostics), a.value { bits = .aboveMaxPhysicalAddress }
             let when = m.rule("when", diagnostics: &diagnostics)
             m.finish(diagnostics: &diagnostics)
@@ -202,16 +223,22 @@ extension SpecDecoder {
         guard var m = MappingReader(v, what: "'report'", diagnostics: &diagnostics) else { return nil }
         let register = m.string("register", required: true, diagnostics: &diagnostics)
         var flags: [(String, Rule)] = []
-        if let fv = m.value("flags"), let pairs = mapping(fv, what: "'flags'", &diagnostics) {
-            for pair in pairs {
-                if let r = MappingReader.rule(pair.value, key: pair.key, diagnostics: &diagnostics) { flags.append((pair.key, r)) }
+        var flagLocations: [String: SourceLocation] = [:]
+        if let fv = m.value("flags") {
+            if let pairs = mapping(fv, what: "'flags'", &diagnostics) {
+                for pair in pairs {
+                    flagLocations[pair.key] = pair.keyLocation
+                    if let r = MappingReader.rule(pair.value, key: pair.key, diagnostics: &diagnostics) {
+                        flags.append((pair.key, r))
+                    }
+                }
             }
         } else {
-            diagnostics.error("'report' is missing required key 'flags'", at: v.location)
+            m.reportMissing("flags", diagnostics: &diagnostics)
         }
         m.finish(diagnostics: &diagnostics)
         guard let register else { return nil }
-        return FaultReport(register: register, flags: flags, location: v.location)
+        return FaultReport(register: register, flags: flags, location: v.location, flagLocations: flagLocations)
     }
 
     /// Applies `extends` (child keys replace the parent's; `levels-above` prepends levels) and
@@ -280,8 +307,10 @@ extension SpecDecoder {
             if chain.count == 1 { levelsAbove = raw.levelsAbove ?? [] }
             if chain.count == 1, raw.levelsAbove != nil {
                 diagnostics.error("'levels-above' needs 'extends': it adds levels above the parent format's",
-                                  at: raw.location)
+                                  at: raw.levelsAboveLocation ?? raw.location)
+                levelsAbove = []
             }
+            let written = chain.reduce(into: Set<String>()) { $0.formUnion($1.writtenKeys) }
             var missing: [String] = []
             if merged.addressBits == nil { missing.append("address-bits") }
             if merged.entry == nil { missing.append("entry") }
@@ -289,6 +318,8 @@ extension SpecDecoder {
             if merged.levels == nil { missing.append("levels") }
             if merged.present == nil { missing.append("present") }
             if merged.report == nil { missing.append("report") }
+            // A key that was written but did not decode has been reported where it was written.
+            if missing.contains(where: { written.contains($0) }) { continue }
             if !missing.isEmpty {
                 diagnostics.error(
                     "paging format '\(raw.name)' is missing required key\(missing.count > 1 ? "s" : "") \(missing.map { "'\($0)'" }.joined(separator: ", "))",

@@ -4,9 +4,12 @@ struct SpecValidator {
     let specs: SpecSet
     let registers: [String: RegisterSpec]
     let features: Set<String>
+    /// Layouts that lost a field to a decoding error (see ``SpecDecoder/incompleteLayouts``).
+    let incompleteLayouts: Set<String>
 
-    init(specs: SpecSet) {
+    init(specs: SpecSet, incompleteLayouts: Set<String> = []) {
         self.specs = specs
+        self.incompleteLayouts = incompleteLayouts
         registers = Dictionary(specs.registers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         features = Set(specs.features.map(\.name))
     }
@@ -34,14 +37,14 @@ struct SpecValidator {
             for b in r.fields[(i + 1)...] where a.bits.overlaps(b.bits) {
                 if a.overlaps.contains(b.name) || b.overlaps.contains(a.name) { continue }
                 let (first, second) = a.location < b.location ? (a, b) : (b, a)
-                d.error("field '\(second.name)' (bits \(second.bits)) overlaps field '\(first.name)' (bits \(first.bits)) of \(r.name)",
+                d.error("field '\(second.name)' (\(second.bits.phrase)) overlaps field '\(first.name)' (\(first.bits.phrase)) of \(r.name)",
                         at: second.location, notes: [.init("'\(first.name)' is defined here", at: first.location)])
             }
             for o in a.overlaps where r.field(o) == nil {
                 d.error("field '\(r.name).\(a.name)' declares an overlap with unknown field '\(o)'", at: a.location)
             }
             for res in r.reserved where res.overlaps(a.bits) {
-                d.error("field '\(a.name)' (bits \(a.bits)) lies in reserved bits \(res) of \(r.name)", at: a.location)
+                d.error("field '\(a.name)' (\(a.bits.phrase)) lies in reserved \(res.phrase) of \(r.name)", at: a.location)
             }
         }
     }
@@ -51,13 +54,14 @@ struct SpecValidator {
         for (i, a) in l.fields.enumerated() {
             for b in l.fields[(i + 1)...] where a.bits.overlaps(b.bits) {
                 let (first, second) = a.location < b.location ? (a, b) : (b, a)
-                d.error("field '\(second.name)' (bits \(second.bits)) overlaps field '\(first.name)' (bits \(first.bits)) of entry layout '\(l.name)'",
+                d.error("field '\(second.name)' (\(second.bits.phrase)) overlaps field '\(first.name)' (\(first.bits.phrase)) of entry layout '\(l.name)'",
                         at: second.location, notes: [.init("'\(first.name)' is defined here", at: first.location)])
             }
             if let role = a.role {
                 if let other = roles[role] {
-                    d.error("entry layout '\(l.name)' gives role '\(role.rawValue)' to both '\(other.name)' and '\(a.name)'",
-                            at: a.location)
+                    let (first, second) = other.location < a.location ? (other, a) : (a, other)
+                    d.error("entry layout '\(l.name)' gives role '\(role.rawValue)' to both '\(first.name)' and '\(second.name)'",
+                            at: second.location, notes: [.init("'\(first.name)' is defined here", at: first.location)])
                 }
                 roles[role] = a
                 if (role == .accessed || role == .dirty) && a.bits.width != 1 {
@@ -65,7 +69,7 @@ struct SpecValidator {
                 }
             }
         }
-        if roles[.address] == nil {
+        if roles[.address] == nil, !incompleteLayouts.contains(l.name) {
             d.error("entry layout '\(l.name)' has no field with role 'address'", at: l.location)
         }
     }
@@ -80,7 +84,8 @@ struct SpecValidator {
 
     func validateFormat(_ f: PagingFormat, _ d: inout DiagnosticCollector) {
         let defaultLayout = layout(f.entryLayout, at: f.entryLocation, &d)
-        let controlScope = RuleScope(kinds: [.control, .feature], registers: registers, features: features)
+        let controlScope = RuleScope(kinds: [.control, .feature], registers: registers, features: features,
+                                     layout: specs.layout(f.entryLayout))
         if let e = f.enabledWhen { controlScope.check(e, what: "'enabled-when' of \(f.name)", diagnostics: &d) }
         if let e = f.accessedDirtyWhen { controlScope.check(e, what: "'accessed-dirty-when' of \(f.name)", diagnostics: &d) }
         // Root: REGISTER.FIELD
@@ -137,14 +142,15 @@ struct SpecValidator {
                         at: level.location)
             }
             let ls = RuleScope(kinds: [.entry, .control, .feature], registers: registers, features: features, layout: l)
-            if let lw = level.leafWhen { ls.check(lw, what: "'leaf-when' of \(level.name)", diagnostics: &d) }
+            if let lw = level.leafWhen { ls.check(lw, what: "'leaf-when' of \(f.name) level \(level.name)", diagnostics: &d) }
             validateReserved(level.reserved + level.leafReserved + level.tableReserved, layout: l, format: f, &d)
             for p in level.leafAddress {
                 if let req = p.requires, !features.contains(req) {
                     unknownFeature(req, at: p.location, &d, context: "address piece of \(level.name)")
                 }
                 if p.from.high >= l.size * 8 {
-                    d.error("address piece bits \(p.from) are outside the \(l.size * 8)-bit entry", at: p.location)
+                    d.error("address piece \(p.from.phrase) \(p.from.width == 1 ? "is" : "are") outside the \(l.size * 8)-bit entry layout '\(l.name)'",
+                            at: p.location)
                 }
             }
         }
@@ -161,21 +167,26 @@ struct SpecValidator {
             if let g = Spelling.nearest(to: r.field, among: defaultLayout.fields.map(\.name)) { message += " (did you mean '\(g)'?)" }
             d.error(message, at: r.location)
         }
-        let faultScope = RuleScope(kinds: [.access, .rights, .control, .feature, .key], registers: registers,
-                                   features: features, rights: rightNames)
+        let faultKinds: RuleScope.Kinds = f.protectionKeys == nil
+            ? [.access, .rights, .control, .feature] : [.access, .rights, .control, .feature, .key]
+        let faultScope = RuleScope(kinds: faultKinds, registers: registers, features: features,
+                                   layout: defaultLayout, rights: rightNames)
         for rule in f.faults { faultScope.check(rule.when, what: "a fault rule of \(f.name)", diagnostics: &d) }
         if let pk = f.protectionKeys {
+            func at(_ key: String) -> SourceLocation { pk.keyLocations[key] ?? pk.location }
             if defaultLayout.field(pk.field) == nil {
-                d.error("'protection-keys' names unknown entry field '\(pk.field)'", at: pk.location)
+                d.error("'protection-keys' names unknown entry field '\(pk.field)'"
+                        + suggestion(pk.field, defaultLayout.fields.map(\.name)), at: at("field"))
             }
-            for reg in [pk.userRegister, pk.supervisorRegister] where registers[reg] == nil {
-                d.error("'protection-keys' names unknown register '\(reg)'", at: pk.location)
+            for (key, reg) in [("user-pages", pk.userRegister), ("supervisor-pages", pk.supervisorRegister)]
+            where registers[reg] == nil {
+                d.error("'protection-keys' names unknown register '\(reg)'"
+                        + suggestion(reg, specs.registers.map(\.name)), at: at(key))
             }
             if !rightNames.contains(pk.pageIsUser) {
-                d.error("'protection-keys' names unknown right '\(pk.pageIsUser)'", at: pk.location)
+                d.error("'protection-keys' names unknown right '\(pk.pageIsUser)'" + suggestion(pk.pageIsUser, rightNames),
+                        at: at("page-is-user"))
             }
-        } else if f.faults.contains(where: { $0.when.expression.names.contains { $0.hasPrefix("key.") } }) {
-            d.error("\(f.name) uses key.AD or key.WD but defines no 'protection-keys'", at: f.location)
         }
         var facts = ["not-present", "reserved"]
         for rule in f.faults { facts += rule.sets }
@@ -196,15 +207,20 @@ struct SpecValidator {
             if reg.field(field) == nil {
                 var message = "'\(field)' is not a field of \(reg.name)"
                 if let g = Spelling.nearest(to: field, among: reg.fields.map(\.name)) { message += " (did you mean '\(g)'?)" }
-                d.error(message, at: rule.location)
+                d.error(message, at: f.report.flagLocations[field] ?? rule.location)
             }
             reportScope.check(rule, what: "report flag '\(field)' of \(f.name)", diagnostics: &d)
         }
     }
 
+    /// ` (did you mean 'X'?)` for the candidate nearest to `word`, or nothing.
+    func suggestion(_ word: String, _ candidates: [String]) -> String {
+        Spelling.nearest(to: word, among: candidates).map { " (did you mean '\($0)'?)" } ?? ""
+    }
+
     func validateReserved(_ items: [ReservedBits], layout: EntryLayout, format: PagingFormat,
                           _ d: inout DiagnosticCollector) {
-        let scope = RuleScope(kinds: [.control, .feature], registers: registers, features: features)
+        let scope = RuleScope(kinds: [.control, .feature], registers: registers, features: features, layout: layout)
         for item in items {
             switch item.bits {
             case .field(let name):
@@ -215,7 +231,8 @@ struct SpecValidator {
                 }
             case .range(let r):
                 if r.high >= layout.size * 8 {
-                    d.error("reserved bits \(r) are outside the \(layout.size * 8)-bit entry", at: item.location)
+                    d.error("reserved \(r.phrase) \(r.width == 1 ? "is" : "are") outside the \(layout.size * 8)-bit entry layout '\(layout.name)'",
+                            at: item.location)
                 }
             case .aboveMaxPhysicalAddress:
                 break
@@ -235,10 +252,10 @@ struct SpecValidator {
             }
         }
         if let mig = specs.migration {
-            let wide = m.has(mig.wideLinearFeature)
-            let expected = wide ? mig.linearWidths.wide : mig.linearWidths.narrow
+            let wide = m.has(mig.wideLinearFeature.value)
+            let expected = mig.staticLinearWidth(hasWideFeature: wide)
             if m.linearAddressBits.value != expected {
-                d.error("CPU model '\(m.name)' has linear-address-bits \(m.linearAddressBits.value) but \(wide ? "has" : "lacks") \(mig.wideLinearFeature), which means \(expected)",
+                d.error("CPU model '\(m.name)' has linear-address-bits \(m.linearAddressBits.value) but \(wide ? "has" : "lacks") \(mig.wideLinearFeature.value), which means \(expected)",
                         at: m.linearAddressBits.location)
             }
         }
@@ -246,27 +263,68 @@ struct SpecValidator {
 
     func validateVMX(_ v: VMXSpec, _ d: inout DiagnosticCollector) {
         if registers[v.exitReasonLayout.value] == nil {
-            d.error("'exit-reason-layout' names unknown register '\(v.exitReasonLayout.value)'", at: v.exitReasonLayout.location)
+            var message = "'exit-reason-layout' names unknown register '\(v.exitReasonLayout.value)'"
+            if let g = Spelling.nearest(to: v.exitReasonLayout.value, among: Array(registers.keys)) { message += " (did you mean '\(g)'?)" }
+            d.error(message, at: v.exitReasonLayout.location)
+        }
+        if let layout = registers[v.exitReasonLayout.value], let basic = layout.fields.first(where: { $0.bits.low == 0 }) {
+            // Every number must fit the basic-reason field of the exit-reason layout.
+            for r in v.exitReasons where basic.bits.width < 64 && r.number >= (1 << basic.bits.width) {
+                d.error("exit reason \(r.name) (\(r.number)) does not fit field '\(basic.name)' (bits \(basic.bits)) of \(layout.name)",
+                        at: r.location)
+            }
         }
         for r in v.exitReasons {
             if let q = r.qualification, registers[q] == nil {
-                d.error("exit reason \(r.name) names unknown qualification layout '\(q)'", at: r.location)
+                var message = "exit reason \(r.name) names unknown qualification layout '\(q)'"
+                if let g = Spelling.nearest(to: q, among: Array(registers.keys)) { message += " (did you mean '\(g)'?)" }
+                d.error(message, at: r.location)
             }
         }
     }
 
     func validateMigration(_ m: MigrationSpec, _ d: inout DiagnosticCollector) {
-        for r in m.canonicalRegisters where registers[r.name] == nil {
-            d.error("canonical register '\(r.stateKey)' names unknown register '\(r.name)'", at: r.location)
+        func unknownRegister(_ name: String, _ context: String, at location: SourceLocation) {
+            var message = "\(context) names unknown register '\(name)'"
+            if let g = Spelling.nearest(to: name, among: Array(registers.keys)) { message += " (did you mean '\(g)'?)" }
+            d.error(message, at: location)
         }
-        for (key, reg) in m.stateRegisters where registers[reg] == nil {
-            d.error("state key '\(key)' names unknown register '\(reg)'", at: m.location)
+        for r in m.canonicalRegisters {
+            guard let reg = registers[r.name] else {
+                unknownRegister(r.name, "canonical register '\(r.stateKey)'", at: r.location)
+                continue
+            }
+            if reg.width != 64 {
+                d.error("canonical register '\(r.stateKey)' names \(reg.name), which is \(reg.width) bits wide; a linear address needs 64",
+                        at: r.location)
+            }
         }
-        for g in m.gatedRegisters where registers[g] == nil {
-            d.error("gated register '\(g)' is not defined", at: m.location)
+        for s in m.stateRegisters where registers[s.register] == nil {
+            unknownRegister(s.register, "state key '\(s.key)'", at: s.location)
         }
-        if !features.contains(m.wideLinearFeature) {
-            unknownFeature(m.wideLinearFeature, at: m.location, &d, context: "'migration'")
+        let stateRegisterNames = Set(m.stateRegisters.map(\.register))
+        for g in m.gatedRegisters {
+            guard let reg = registers[g.value] else {
+                unknownRegister(g.value, "'gated-registers'", at: g.location)
+                continue
+            }
+            if !stateRegisterNames.contains(g.value) {
+                d.error("gated register '\(g.value)' is not named by any 'state-registers' key, so no snapshot can carry it",
+                        at: g.location)
+            }
+            if !reg.fields.contains(where: { $0.requires != nil }) {
+                d.error("gated register '\(g.value)' has no field with 'requires'", at: g.location)
+            }
+        }
+        var ids: [String: SourceLocation] = [:]
+        for w in m.widths {
+            if let first = ids[w.id] {
+                d.error("hazard id '\(w.id)' is used twice", at: w.location, notes: [.init("first used here", at: first)])
+            }
+            ids[w.id] = ids[w.id] ?? w.location
+        }
+        if !features.contains(m.wideLinearFeature.value) {
+            unknownFeature(m.wideLinearFeature.value, at: m.wideLinearFeature.location, &d, context: "'wide-linear-feature'")
         }
     }
 }

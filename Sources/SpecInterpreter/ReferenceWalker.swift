@@ -1,0 +1,324 @@
+import SpecParser
+
+/// The processor state and CPU a reference walk runs against, by register and feature name.
+public struct ReferenceMachine: Sendable {
+    /// Register values by spec name (`CR0`, `EPTP`, …); absent registers read as 0.
+    public var registers: [String: UInt64]
+    /// CPUID features present, by `/proc/cpuinfo` name.
+    public var features: Set<String>
+    /// MAXPHYADDR.
+    public var maxPhysicalAddressBits: Int
+
+    /// Creates a machine.
+    public init(registers: [String: UInt64], features: Set<String>, maxPhysicalAddressBits: Int) {
+        self.registers = registers
+        self.features = features
+        self.maxPhysicalAddressBits = maxPhysicalAddressBits
+    }
+}
+
+/// An access for the reference walker: address, the access attributes that hold, CPL-derived mode.
+public struct ReferenceAccess: Sendable {
+    /// Linear or guest-physical address.
+    public var address: UInt64
+    /// The attributes that hold (`write`, `data`, `user`, …).
+    public var attributes: Set<AccessAttribute>
+
+    /// Creates an access from its kind, CPL and implicit flag (and extra EPT attributes).
+    public init(address: UInt64, kind: String, cpl: Int, implicit: Bool, extra: Set<AccessAttribute> = []) {
+        self.address = address
+        var a = extra
+        switch kind {
+        case "write": a.formUnion([.write, .data])
+        case "fetch": a.insert(.fetch)
+        default: a.formUnion([.read, .data])
+        }
+        if cpl == 3 && !implicit { a.insert(.user) } else { a.insert(.supervisor) }
+        if implicit { a.insert(.implicit) }
+        attributes = a
+    }
+}
+
+/// Memory for the reference walker: 8-byte words at 8-aligned addresses, zero elsewhere.
+public final class ReferenceMemory {
+    /// The words.
+    public private(set) var words: [UInt64: UInt64]
+    /// Words the walker changed, with their new values.
+    public private(set) var writes: [UInt64: UInt64] = [:]
+
+    /// Creates memory holding `words`.
+    public init(_ words: [UInt64: UInt64]) { self.words = words }
+
+    /// Reads `bytes` (4 or 8) at `address`.
+    public func read(_ address: UInt64, bytes: Int) -> UInt64 {
+        let word = words[address & ~7] ?? 0
+        return bytes == 8 ? word : (word >> ((address & 4) * 8)) & 0xFFFF_FFFF
+    }
+
+    /// Writes `bytes` (4 or 8) at `address`, recording the changed word.
+    public func write(_ address: UInt64, bytes: Int, value: UInt64) {
+        let a = address & ~7
+        var word = words[a] ?? 0
+        if bytes == 8 {
+            word = value
+        } else {
+            let shift = (address & 4) * 8
+            word = (word & ~(0xFFFF_FFFF << shift)) | ((value & 0xFFFF_FFFF) << shift)
+        }
+        words[a] = word
+        writes[a] = word
+    }
+}
+
+/// The result of a reference walk.
+public enum ReferenceOutcome: Sendable, Equatable {
+    /// Translated: physical address, page size, level that mapped it.
+    case translation(physical: UInt64, pageSize: UInt64, level: Int)
+    /// Faulted: why, the report (error code / exit qualification), and the level.
+    case fault(kind: String, report: UInt64, level: Int)
+    /// Non-canonical address.
+    case generalProtection
+    /// A state the CPU cannot hold.
+    case invalidState(String)
+}
+
+/// One step of a reference walk, for `--explain`.
+public struct ReferenceStep: Sendable {
+    /// Level name.
+    public var level: String
+    /// Table base.
+    public var tableAddress: UInt64
+    /// Index into the table.
+    public var index: UInt64
+    /// Entry address.
+    public var entryAddress: UInt64
+    /// Entry value.
+    public var entry: UInt64
+    /// Entry fields decoded: (name, value).
+    public var fields: [(String, UInt64)]
+}
+
+/// The executable meaning of the specs: walks evaluated directly from the model, rule by rule,
+/// with no generated tables. Slow and obvious; the reference the generated walker is tested against.
+public struct ReferenceWalker {
+    /// The specs.
+    public let specs: SpecSet
+
+    /// Creates a walker over `specs`.
+    public init(specs: SpecSet) { self.specs = specs }
+
+    /// The guest-paging format enabled by the machine's control registers, if paging is on.
+    public func activeFormat(_ machine: ReferenceMachine, family: PagingFormat.Family = .guest) -> PagingFormat? {
+        specs.formats.filter { $0.family == family }.first { f in
+            guard let e = f.enabledWhen else { return false }
+            return e.expression.holds { name in value(of: name, machine: machine) ?? 0 }
+        }
+    }
+
+    /// Control bits set although the CPU lacks their feature, as (`CR4.LA57`, `la57`).
+    public func unsupportedControlBits(_ machine: ReferenceMachine) -> [(String, String)] {
+        var out: [(String, String)] = []
+        for r in specs.registers {
+            let v = machine.registers[r.name] ?? 0
+            for f in r.fields {
+                if let req = f.requires, v & f.bits.mask != 0, !machine.features.contains(req.value) {
+                    out.append(("\(r.name).\(f.name)", req.value))
+                }
+            }
+        }
+        return out
+    }
+
+    func value(of name: String, machine: ReferenceMachine) -> UInt64? {
+        let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { return nil }
+        if parts[0] == "cpuid" { return machine.features.contains(parts[1]) ? 1 : 0 }
+        guard let r = specs.register(parts[0]), let f = r.field(parts[1]) else { return nil }
+        let v = machine.registers[r.name] ?? 0
+        return (v & f.bits.mask) >> UInt64(f.bits.low)
+    }
+
+    /// Walks `access` through `format`.
+    public func walk(_ format: PagingFormat, machine: ReferenceMachine, access: ReferenceAccess,
+                     memory: ReferenceMemory, trace: inout [ReferenceStep], reason: inout String) -> ReferenceOutcome {
+        // Step 1: the address width.
+        let bits = format.addressBits
+        if bits < 64 {
+            let upper = access.address >> UInt64(bits - 1)
+            if format.canonical {
+                if upper != 0 && upper != (~UInt64(0) >> UInt64(bits - 1)) {
+                    reason = "the address is not canonical: bits 63:\(bits - 1) are not all equal"
+                    return .generalProtection
+                }
+            } else if access.address >> UInt64(bits) != 0 {
+                reason = "the address is wider than \(bits) bits"
+                return .invalidState("address 0x\(String(access.address, radix: 16)) is wider than the format's \(bits) bits")
+            }
+        }
+        guard let defaultLayout = specs.layout(format.entryLayout) else { return .invalidState("no layout") }
+        let physicalBits = min(machine.maxPhysicalAddressBits, format.physicalAddressLimit ?? 64)
+        func control(_ name: String) -> UInt64 { value(of: name, machine: machine) ?? 0 }
+        func holds(_ rule: Rule?, entry: UInt64 = 0, layout: EntryLayout? = nil) -> Bool {
+            guard let rule else { return true }
+            return rule.expression.holds { name in
+                if let l = layout, let f = l.field(name) { return (entry & f.bits.mask) >> UInt64(f.bits.low) }
+                return control(name)
+            }
+        }
+        func reservedMask(_ items: [ReservedBits], layout: EntryLayout) -> UInt64 {
+            var mask: UInt64 = 0
+            for item in items where holds(item.when) {
+                switch item.bits {
+                case .range(let r): mask |= r.mask
+                case .field(let n): mask |= layout.field(n)?.bits.mask ?? 0
+                case .aboveMaxPhysicalAddress:
+                    let address = layout.field(role: .address)?.bits.mask ?? 0
+                    mask |= physicalBits >= 64 ? 0 : address & ~((UInt64(1) << UInt64(physicalBits)) - 1)
+                }
+            }
+            return mask
+        }
+        let rootParts = format.root.value.split(separator: ".").map(String.init)
+        let rootField = specs.register(rootParts[0])?.field(rootParts.count > 1 ? rootParts[1] : "")
+        let root = (machine.registers[rootParts[0]] ?? 0) & (rootField?.bits.mask ?? 0)
+
+        // PAE: the PDPTEs are loaded with the root; a present one with a reserved bit cannot be loaded.
+        if let first = format.levels.first, first.loadedWithRoot {
+            let layout = first.entryLayout.flatMap { specs.layout($0) } ?? defaultLayout
+            let mask = reservedMask(format.reserved + first.reserved + first.tableReserved, layout: layout)
+            for i in 0..<(UInt64(1) << UInt64(first.index.width)) {
+                let address = root + i * UInt64(layout.size)
+                let entry = memory.read(address, bytes: layout.size)
+                if holds(format.present, entry: entry, layout: layout) && entry & mask != 0 {
+                    reason = "\(first.name) \(i) has reserved bits set: loading \(rootParts[0]) would raise #GP"
+                    return .invalidState("\(first.name) \(i) at 0x\(String(address, radix: 16)) has reserved bits 0x\(String(entry & mask, radix: 16)) set; loading \(rootParts[0]) would raise #GP")
+                }
+            }
+        }
+
+        var table = root
+        var rights: [String: Bool] = Dictionary(uniqueKeysWithValues: format.rights.map { ($0.name, true) })
+        var used: [(address: UInt64, entry: UInt64, layout: EntryLayout, level: PagingLevel)] = []
+        func report(_ kind: String, facts: Set<String>, level: Int) -> ReferenceOutcome {
+            var value: UInt64 = 0
+            let register = specs.register(format.report.register.value)
+            for (field, rule) in format.report.flags {
+                let hit = rule.expression.holds { name in
+                    if name.hasPrefix("access."), let a = AccessAttribute(rawValue: String(name.dropFirst(7))) {
+                        return access.attributes.contains(a) ? 1 : 0
+                    }
+                    if name.hasPrefix("fault.") { return facts.contains(String(name.dropFirst(6))) ? 1 : 0 }
+                    if let r = rights[name] { return r ? 1 : 0 }
+                    return control(name)
+                }
+                if hit { value |= register?.field(field)?.bits.mask ?? 0 }
+            }
+            return .fault(kind: kind, report: value, level: level)
+        }
+        for (depth, level) in format.levels.enumerated() {
+            let layout = level.entryLayout.flatMap { specs.layout($0) } ?? defaultLayout
+            let index = (access.address >> UInt64(level.index.low)) & ((UInt64(1) << UInt64(level.index.width)) - 1)
+            let address = table + index * UInt64(layout.size)
+            let entry = memory.read(address, bytes: layout.size)
+            trace.append(ReferenceStep(
+                level: level.name, tableAddress: table, index: index, entryAddress: address, entry: entry,
+                fields: layout.fields.map { ($0.name, (entry & $0.bits.mask) >> UInt64($0.bits.low)) }))
+            // Rights fold over every entry read, the one that ends the walk included.
+            for r in format.rights {
+                guard let f = layout.field(r.field) else { continue }
+                let set = entry & f.bits.mask != 0
+                if (r.fold == .all && !set) || (r.fold == .none && set) { rights[r.name] = false }
+            }
+            if !holds(format.present, entry: entry, layout: layout) {
+                reason = "\(level.name) is not present (\(format.present.text) is false)"
+                return report("not-present", facts: ["not-present"], level: depth)
+            }
+            for rule in format.misconfigured where holds(rule, entry: entry, layout: layout) {
+                reason = "\(level.name) is misconfigured: \(rule.text)"
+                return .fault(kind: "misconfiguration", report: 0, level: depth)
+            }
+            let isLeaf = depth == format.levels.count - 1 || (level.leafWhen.map { holds($0, entry: entry, layout: layout) } ?? false)
+            var reserved = reservedMask(format.reserved + level.reserved + (isLeaf ? level.leafReserved : level.tableReserved), layout: layout)
+            if isLeaf {
+                for p in level.leafAddress {
+                    if let req = p.requires, !machine.features.contains(req) {
+                        reserved |= p.from.mask
+                        continue
+                    }
+                    for bit in 0..<p.to.width where p.to.low + bit >= physicalBits {
+                        reserved |= UInt64(1) << UInt64(p.from.low + bit)
+                    }
+                }
+            }
+            if entry & reserved != 0 {
+                reason = "\(level.name) has reserved bits 0x\(String(entry & reserved, radix: 16)) set"
+                return report("reserved", facts: ["reserved"], level: depth)
+            }
+            used.append((address, entry, layout, level))
+            if !isLeaf {
+                table = entry & (layout.field(role: .address)?.bits.mask ?? 0)
+                continue
+            }
+            for rule in format.leafMisconfigured where holds(rule, entry: entry, layout: layout) {
+                reason = "\(level.name) is misconfigured: \(rule.text)"
+                return .fault(kind: "misconfiguration", report: 0, level: depth)
+            }
+            // The access-rights check over the folded rights and the leaf's protection key.
+            var keyRights: (ad: Bool, wd: Bool) = (false, false)
+            if let pk = format.protectionKeys, let keyField = layout.field(pk.field) {
+                let key = (entry & keyField.bits.mask) >> UInt64(keyField.bits.low)
+                let registerName = (rights[pk.pageIsUser] ?? false) ? pk.userRegister : pk.supervisorRegister
+                let registerValue = machine.registers[registerName] ?? 0
+                if let reg = specs.register(registerName), let ad = reg.field("AD\(key)"), let wd = reg.field("WD\(key)") {
+                    keyRights = (registerValue & ad.bits.mask != 0, registerValue & wd.bits.mask != 0)
+                }
+            }
+            var facts: Set<String> = []
+            var denied: [String] = []
+            for rule in format.faults {
+                let hit = rule.when.expression.holds { name in
+                    if name.hasPrefix("access."), let a = AccessAttribute(rawValue: String(name.dropFirst(7))) {
+                        return access.attributes.contains(a) ? 1 : 0
+                    }
+                    if name == "key.AD" { return keyRights.ad ? 1 : 0 }
+                    if name == "key.WD" { return keyRights.wd ? 1 : 0 }
+                    if let r = rights[name] { return r ? 1 : 0 }
+                    return control(name)
+                }
+                if hit {
+                    denied.append(rule.why.isEmpty ? rule.when.text : rule.why)
+                    facts.formUnion(rule.sets)
+                }
+            }
+            if !denied.isEmpty {
+                reason = "access denied: " + denied.joined(separator: "; ")
+                return report("protection", facts: facts, level: depth)
+            }
+            // The physical address.
+            let pageSize = UInt64(1) << UInt64(level.index.low)
+            var physical: UInt64 = 0
+            if level.leafAddress.isEmpty {
+                physical = entry & (layout.field(role: .address)?.bits.mask ?? 0) & ~(pageSize - 1)
+            } else {
+                for p in level.leafAddress where p.requires.map({ machine.features.contains($0) }) ?? true {
+                    physical |= ((entry & p.from.mask) >> UInt64(p.from.low)) << UInt64(p.to.low)
+                }
+            }
+            physical |= access.address & (pageSize - 1)
+            // Accessed and dirty flags, on success only.
+            if holds(format.accessedDirtyWhen) {
+                for (i, u) in used.enumerated() where !u.level.loadedWithRoot {
+                    var updated = u.entry
+                    if let a = u.layout.field(role: .accessed) { updated |= a.bits.mask }
+                    if i == used.count - 1, access.attributes.contains(.write), let d = u.layout.field(role: .dirty) {
+                        updated |= d.bits.mask
+                    }
+                    if updated != u.entry { memory.write(u.address, bytes: u.layout.size, value: updated) }
+                }
+            }
+            reason = "\(level.name) maps a \(pageSize)-byte page"
+            return .translation(physical: physical, pageSize: pageSize, level: depth)
+        }
+        return .invalidState("format \(format.name) has no leaf")
+    }
+}

@@ -1,0 +1,230 @@
+import Foundation
+import GeneratedMMU
+import SpecInterpreter
+import SpecParser
+
+/// An implementation of the walk contract: the generated MMU or the reference interpreter.
+public protocol WalkEngine {
+    /// Runs one case; `explain` collects a readable trace.
+    func run(_ c: WalkCase, explain: inout [String]?) -> WalkResult
+}
+
+/// The capabilities the contract's CPU has for EPT cases: execute-only pages, 1 GiB and 2 MiB EPT
+/// pages, both page-walk lengths, UC and WB, EPT A/D and advanced VM-exit information.
+public enum ContractEPTCapabilities {
+    public static let fields = ["execute-only", "page-walk-4", "page-walk-5", "UC", "WB", "pde-2m", "pdpte-1g",
+                         "accessed-dirty", "advanced-exit-info", "INVEPT", "invept-single-context", "invept-all-context"]
+
+    public static func value(_ specs: SpecSet) -> UInt64 {
+        guard let cap = specs.register("IA32_VMX_EPT_VPID_CAP") else { return 0 }
+        return fields.reduce(0) { $0 | (cap.field($1)?.bits.mask ?? 0) }
+    }
+
+    public static func secondaryControls(_ specs: SpecSet, modeBasedExecute: Bool) -> UInt64 {
+        guard let reg = specs.register("SECONDARY_CONTROLS") else { return 0 }
+        var v = reg.field("enable-ept")?.bits.mask ?? 0
+        if modeBasedExecute { v |= reg.field("mode-based-execute")?.bits.mask ?? 0 }
+        return v
+    }
+}
+
+extension WalkCase {
+    /// All register values the walk needs, by spec register name, including the EPT context.
+    public func machineRegisters(_ specs: SpecSet) -> [String: UInt64] {
+        var r = registers
+        if let ept {
+            r["EPTP"] = ept.eptp
+            r["SECONDARY_CONTROLS"] = ContractEPTCapabilities.secondaryControls(specs, modeBasedExecute: ept.modeBasedExecute)
+            r["IA32_VMX_EPT_VPID_CAP"] = ContractEPTCapabilities.value(specs)
+        }
+        return r
+    }
+
+    /// `cr4.LA57 is set but the CPU has no la57`, for the first unsupported control bit.
+    public static func unsupportedMessage(_ bit: String, _ feature: String) -> String {
+        let parts = bit.split(separator: ".", maxSplits: 1)
+        let register = parts.first.map { $0.lowercased() } ?? bit
+        let field = parts.count > 1 ? String(parts[1]) : ""
+        return "\(register).\(field) is set but the CPU has no \(feature)"
+    }
+}
+
+/// Runs cases on the generated MMU (the build plugin's output).
+public struct GeneratedEngine: WalkEngine {
+    public let specs: SpecSet
+
+    /// Creates the engine.
+    public init(specs: SpecSet) { self.specs = specs }
+
+    public func run(_ c: WalkCase, explain: inout [String]?) -> WalkResult {
+        var state = ControlState()
+        for (name, value) in c.machineRegisters(specs) {
+            if let i = SpecRegisters.index(named: name) { state[index: i] = value }
+        }
+        var cpu = CPUConfiguration(maxPhysicalAddressBits: c.maxPhysicalAddressBits)
+        for f in c.features { if let i = SpecFeatures.index(named: f) { cpu.features[i] = true } }
+        if let bad = cpu.unsupportedControlBits(in: state).first {
+            return WalkResult(id: c.id, result: "invalid", fields: [("message", WalkResult.quote(WalkCase.unsupportedMessage(bad.bit, bad.feature)))])
+        }
+        let memory = SparseMemory(c.memory)
+        func active(_ family: PagingFamily) -> PagingFormatDescriptor? {
+            SpecFormats.all.first { f in
+                f.family == family && (f.enabledWhen.specialized { input in
+                    input.source == .control
+                        ? (state[index: Int(input.index)] >> UInt64(input.shift)) & ((1 << UInt64(input.width)) - 1)
+                        : (cpu.features[Int(input.index)] ? 1 : 0)
+                }.constantValue ?? false)
+            }
+        }
+        var tracer = ExplainTracer()
+        defer { if explain != nil { explain = tracer.lines } }
+        if c.ept != nil {
+            return WalkResult(id: c.id, result: "invalid", fields: [("message", WalkResult.quote("EPT cases are not supported by this engine yet"))])
+        }
+        guard let descriptor = active(.guest) else {
+            // Paging is off: the linear address is the physical address.
+            tracer.lines.append("paging is off: the linear address is the physical address")
+            return WalkResult(id: c.id, result: "ok", fields: [("physical", WalkResult.hex(c.address & 0xFFFF_FFFF)), ("page_size", "4294967296"), ("writes", "{}")])
+        }
+        tracer.format = descriptor
+        tracer.lines.append("format \(descriptor.name)")
+        let prepared = PreparedFormat(descriptor, state: state, cpu: cpu)
+        let access = Access(address: c.address, kind: AccessKind(rawValue: ["read", "write", "fetch"].firstIndex(of: c.kind).map(UInt8.init) ?? 0) ?? .read,
+                            cpl: UInt8(c.cpl), implicit: c.implicit)
+        let outcome = Walker.walk(prepared, access, memory: memory, tracer: &tracer)
+        return Self.result(c.id, outcome, family: .guest, memory: memory)
+    }
+
+    public static func result(_ id: String?, _ outcome: WalkOutcome, family: PagingFamily, memory: SparseMemory, guestPhysical: UInt64 = 0) -> WalkResult {
+        switch outcome {
+        case .translation(let t):
+            return WalkResult(id: id, result: "ok", fields: [
+                ("physical", WalkResult.hex(t.physical)), ("page_size", String(t.pageSize)),
+                ("writes", WalkResult.writes(memory.writes)),
+            ])
+        case .fault(let f):
+            if family == .guest {
+                return WalkResult(id: id, result: "page-fault", fields: [("error_code", WalkResult.hex(f.report)), ("writes", "{}")])
+            }
+            if f.kind == .misconfiguration || f.kind == .reserved {
+                return WalkResult(id: id, result: "ept-misconfiguration", fields: [("guest_physical", WalkResult.hex(guestPhysical))])
+            }
+            return WalkResult(id: id, result: "ept-violation", fields: [
+                ("guest_physical", WalkResult.hex(guestPhysical)), ("exit_qualification", WalkResult.hex(f.report)), ("writes", "{}"),
+            ])
+        case .generalProtection:
+            return WalkResult(id: id, result: "general-protection")
+        case .invalidState(let message):
+            return WalkResult(id: id, result: "invalid", fields: [("message", WalkResult.quote(message))])
+        case .outsideMemory(let address):
+            return WalkResult(id: id, result: "invalid", fields: [("message", WalkResult.quote("address 0x\(String(address, radix: 16)) is outside memory"))])
+        }
+    }
+}
+
+/// Records a generated walk for `--explain`.
+public struct ExplainTracer: WalkTracer {
+    public var lines: [String] = []
+    public var format: PagingFormatDescriptor?
+
+    /// Creates an empty tracer.
+    public init() {}
+
+    public mutating func entry(level: Int, tableAddress: UInt64, index: UInt64, address: UInt64, value: UInt64) {
+        guard let l = format?.levels[level] else { return }
+        let fields = l.fields.reversed().map { f -> String in
+            let v = (value >> UInt64(f.shift)) & (f.width >= 64 ? ~0 : (1 << UInt64(f.width)) - 1)
+            return f.width == 1 ? "\(f.name)=\(v)" : "\(f.name)=0x\(String(v << (f.name == "address" ? UInt64(f.shift) : 0), radix: 16))"
+        }
+        lines.append("\(l.name): table 0x\(String(tableAddress, radix: 16)) index \(index) entry@0x\(String(address, radix: 16)) = 0x\(String(value, radix: 16))")
+        lines.append("    " + fields.joined(separator: " "))
+    }
+
+    public mutating func end(_ reason: String) { lines.append("end: \(reason)") }
+}
+
+/// Runs cases on the reference interpreter.
+public struct ReferenceEngine: WalkEngine {
+    public let specs: SpecSet
+
+    /// Creates the engine.
+    public init(specs: SpecSet) { self.specs = specs }
+
+    public func run(_ c: WalkCase, explain: inout [String]?) -> WalkResult {
+        let walker = ReferenceWalker(specs: specs)
+        let machine = ReferenceMachine(registers: c.machineRegisters(specs), features: c.features,
+                                       maxPhysicalAddressBits: c.maxPhysicalAddressBits)
+        if let bad = walker.unsupportedControlBits(machine).first {
+            return WalkResult(id: c.id, result: "invalid", fields: [("message", WalkResult.quote(WalkCase.unsupportedMessage(bad.0, bad.1)))])
+        }
+        if c.ept != nil {
+            return WalkResult(id: c.id, result: "invalid", fields: [("message", WalkResult.quote("EPT cases are not supported by this engine yet"))])
+        }
+        let memory = ReferenceMemory(c.memory)
+        guard let format = walker.activeFormat(machine) else {
+            explain?.append("paging is off: the linear address is the physical address")
+            return WalkResult(id: c.id, result: "ok", fields: [("physical", WalkResult.hex(c.address & 0xFFFF_FFFF)), ("page_size", "4294967296"), ("writes", "{}")])
+        }
+        var trace: [ReferenceStep] = []
+        var reason = ""
+        let outcome = walker.walk(format, machine: machine,
+                                  access: ReferenceAccess(address: c.address, kind: c.kind, cpl: c.cpl, implicit: c.implicit),
+                                  memory: memory, trace: &trace, reason: &reason)
+        if explain != nil {
+            var lines = ["format \(format.name) (\(format.location.file):\(format.location.line))"]
+            for s in trace {
+                lines.append("\(s.level): table 0x\(String(s.tableAddress, radix: 16)) index \(s.index) entry@0x\(String(s.entryAddress, radix: 16)) = 0x\(String(s.entry, radix: 16))")
+                lines.append("    " + s.fields.reversed().map { "\($0.0)=0x\(String($0.1, radix: 16))" }.joined(separator: " "))
+            }
+            lines.append("end: \(reason)")
+            explain = lines
+        }
+        switch outcome {
+        case .translation(let physical, let pageSize, _):
+            return WalkResult(id: c.id, result: "ok", fields: [("physical", WalkResult.hex(physical)), ("page_size", String(pageSize)), ("writes", WalkResult.writes(memory.writes))])
+        case .fault(_, let report, _):
+            return WalkResult(id: c.id, result: "page-fault", fields: [("error_code", WalkResult.hex(report)), ("writes", "{}")])
+        case .generalProtection:
+            return WalkResult(id: c.id, result: "general-protection")
+        case .invalidState(let m):
+            return WalkResult(id: c.id, result: "invalid", fields: [("message", WalkResult.quote(m))])
+        }
+    }
+}
+
+/// Runs a file of walk cases (a `.json` case or JSON Lines) through an engine, in input order.
+public enum WalkRunner {
+    /// One line of input and its result (and trace, when asked for).
+    public struct Line {
+        /// The result.
+        public var result: WalkResult
+        /// The explain trace, if requested.
+        public var trace: [String]?
+    }
+
+    /// Splits `text` into cases: the whole text for a single `.json` case, else one per non-empty line.
+    public static func cases(_ text: String, singleJSON: Bool) -> [String] {
+        if singleJSON { return [text] }
+        return text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+    }
+
+    /// Runs one case's text.
+    public static func run(_ line: String, specs: SpecSet, engine: any WalkEngine, explain: Bool = false) -> Line {
+        var trace: [String]? = explain ? [] : nil
+        do {
+            guard let data = line.data(using: .utf8),
+                let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+            else {
+                throw WalkCase.Invalid(id: nil, message: "not valid JSON")
+            }
+            let c = try WalkCase.parse(object, specs: specs)
+            let result = engine.run(c, explain: &trace)
+            return Line(result: result, trace: trace)
+        } catch let invalid as WalkCase.Invalid {
+            return Line(result: WalkResult(id: invalid.id, result: "invalid", fields: [("message", WalkResult.quote(invalid.message))]), trace: trace)
+        } catch {
+            return Line(result: WalkResult(id: nil, result: "invalid", fields: [("message", WalkResult.quote("\(error)"))]), trace: trace)
+        }
+    }
+}
