@@ -80,6 +80,47 @@ public enum ReferenceOutcome: Sendable, Equatable {
     case generalProtection
     /// A state the CPU cannot hold.
     case invalidState(String)
+    /// The EPT translation of a guest-physical address faulted (violation or misconfiguration).
+    case nestedFault(kind: String, report: UInt64, guestPhysical: UInt64)
+}
+
+/// The second translation stage of nested paging: guest-physical addresses through an EPT format.
+public struct ReferenceStage2 {
+    /// The EPT format.
+    public var ept: PagingFormat
+    /// The walker (for the EPT walks).
+    public var walker: ReferenceWalker
+    /// The machine (EPTP and VMX controls).
+    public var machine: ReferenceMachine
+
+    /// Creates the stage.
+    public init(ept: PagingFormat, walker: ReferenceWalker, machine: ReferenceMachine) {
+        self.ept = ept
+        self.walker = walker
+        self.machine = machine
+    }
+
+    /// Whether guest paging-structure accesses count as EPT writes (EPT A/D enabled).
+    var structureAccessesAreWrites: Bool {
+        ept.accessedDirtyWhen?.expression.holds { walker.value(of: $0, machine: machine) ?? 0 } ?? true
+    }
+
+    /// Translates `address` with `attributes`; returns the host-physical address and EPT page size,
+    /// or the outcome that ends the walk.
+    public mutating func translate(_ address: UInt64, _ attributes: Set<AccessAttribute>, memory: ReferenceMemory)
+        -> (physical: UInt64, pageSize: UInt64)?
+    {
+        var trace: [ReferenceStep] = []
+        var reason = ""
+        var access = ReferenceAccess(address: address, kind: "read", cpl: 0, implicit: false)
+        access.attributes = attributes.union([.supervisor])
+        lastOutcome = walker.walk(ept, machine: machine, access: access, memory: memory, trace: &trace, reason: &reason)
+        if case .translation(let p, let size, _) = lastOutcome { return (p, size) }
+        return nil
+    }
+
+    /// The outcome of the last translation.
+    public internal(set) var lastOutcome: ReferenceOutcome = .generalProtection
 }
 
 /// One step of a reference walk, for `--explain`.
@@ -129,6 +170,32 @@ public struct ReferenceWalker {
         return out
     }
 
+    /// Why the root register holds a value the processor refuses (an EPTP VM entry rejects), if it does.
+    public func rootInvalid(_ format: PagingFormat, machine: ReferenceMachine) -> String? {
+        let parts = format.root.value.split(separator: ".").map(String.init)
+        let registerName = parts.first ?? ""
+        let value = machine.registers[registerName] ?? 0
+        let rootField = specs.register(registerName)?.field(parts.count > 1 ? parts[1] : "")
+        var reserved: UInt64 = 0
+        for item in format.rootReserved {
+            if let w = item.when, !w.expression.holds({ self.value(of: $0, machine: machine) ?? 0 }) { continue }
+            switch item.bits {
+            case .range(let r): reserved |= r.mask
+            case .aboveMaxPhysicalAddress:
+                let field = rootField?.bits.mask ?? 0
+                reserved |= machine.maxPhysicalAddressBits >= 64 ? 0 : field & ~((UInt64(1) << UInt64(machine.maxPhysicalAddressBits)) - 1)
+            case .field: break
+            }
+        }
+        if value & reserved != 0 {
+            return "reserved bits 0x\(String(value & reserved, radix: 16)) of \(registerName) are set"
+        }
+        for check in format.rootChecks where check.invalidWhen.expression.holds({ self.value(of: $0, machine: machine) ?? 0 }) {
+            return check.why
+        }
+        return nil
+    }
+
     func value(of name: String, machine: ReferenceMachine) -> UInt64? {
         let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
         guard parts.count == 2 else { return nil }
@@ -140,7 +207,31 @@ public struct ReferenceWalker {
 
     /// Walks `access` through `format`.
     public func walk(_ format: PagingFormat, machine: ReferenceMachine, access: ReferenceAccess,
-                     memory: ReferenceMemory, trace: inout [ReferenceStep], reason: inout String) -> ReferenceOutcome {
+                     memory: ReferenceMemory, trace: inout [ReferenceStep], reason: inout String,
+                     stage2: ReferenceStage2? = nil) -> ReferenceOutcome {
+        var stage2 = stage2
+        /// The EPT outcome for a guest-physical address whose translation failed.
+        func nested(_ address: UInt64) -> ReferenceOutcome {
+            switch stage2?.lastOutcome {
+            case .fault(let kind, let report, _)?:
+                return .nestedFault(kind: kind == "reserved" ? "misconfiguration" : kind, report: report, guestPhysical: address)
+            case .some(let other): return other
+            case nil: return .invalidState("no second stage")
+            }
+        }
+        /// Reads a paging-structure entry at guest-physical `address` (through EPT when nested).
+        struct Stop: Error { var outcome: ReferenceOutcome }
+        func readEntry(_ address: UInt64, bytes: Int) -> Result<UInt64, Stop> {
+            guard var s2 = stage2 else { return .success(memory.read(address, bytes: bytes)) }
+            var attributes: Set<AccessAttribute> = [.read, .data, .linearValid]
+            if s2.structureAccessesAreWrites { attributes.insert(.write) }
+            guard let t = s2.translate(address, attributes, memory: memory) else {
+                stage2 = s2
+                return .failure(Stop(outcome: nested(address)))
+            }
+            stage2 = s2
+            return .success(memory.read(t.physical, bytes: bytes))
+        }
         // Step 1: the address width.
         let bits = format.addressBits
         if bits < 64 {
@@ -188,7 +279,11 @@ public struct ReferenceWalker {
             let mask = reservedMask(format.reserved + first.reserved + first.tableReserved, layout: layout)
             for i in 0..<(UInt64(1) << UInt64(first.index.width)) {
                 let address = root + i * UInt64(layout.size)
-                let entry = memory.read(address, bytes: layout.size)
+                let entry: UInt64
+                switch readEntry(address, bytes: layout.size) {
+                case .success(let v): entry = v
+                case .failure(let stop): return stop.outcome
+                }
                 if holds(format.present, entry: entry, layout: layout) && entry & mask != 0 {
                     reason = "\(first.name) \(i) has reserved bits set: loading \(rootParts[0]) would raise #GP"
                     return .invalidState("\(first.name) \(i) at 0x\(String(address, radix: 16)) has reserved bits 0x\(String(entry & mask, radix: 16)) set; loading \(rootParts[0]) would raise #GP")
@@ -219,7 +314,14 @@ public struct ReferenceWalker {
             let layout = level.entryLayout.flatMap { specs.layout($0) } ?? defaultLayout
             let index = (access.address >> UInt64(level.index.low)) & ((UInt64(1) << UInt64(level.index.width)) - 1)
             let address = table + index * UInt64(layout.size)
-            let entry = memory.read(address, bytes: layout.size)
+            let entry: UInt64
+            switch readEntry(address, bytes: layout.size) {
+            case .success(let v): entry = v
+            case .failure(let stop):
+                let outcome = stop.outcome
+                reason = "the EPT translation of \(level.name)'s guest-physical address 0x\(String(address, radix: 16)) failed"
+                return outcome
+            }
             trace.append(ReferenceStep(
                 level: level.name, tableAddress: table, index: index, entryAddress: address, entry: entry,
                 fields: layout.fields.map { ($0.name, (entry & $0.bits.mask) >> UInt64($0.bits.low)) }))
@@ -305,6 +407,23 @@ public struct ReferenceWalker {
                 }
             }
             physical |= access.address & (pageSize - 1)
+            var finalPageSize = pageSize
+            // Nested paging: the output guest-physical address goes through EPT before any A/D update.
+            if var s2 = stage2 {
+                var attributes: Set<AccessAttribute> = [.linearValid, .final]
+                for a in [AccessAttribute.read, .write, .fetch, .data] where access.attributes.contains(a) { attributes.insert(a) }
+                if rights["user"] ?? true { attributes.insert(.guestUser) }
+                if rights["writable"] ?? true { attributes.insert(.guestWritable) }
+                if !(rights["executable"] ?? true) { attributes.insert(.guestExecuteDisabled) }
+                guard let t = s2.translate(physical, attributes, memory: memory) else {
+                    stage2 = s2
+                    reason = "the EPT translation of the guest-physical address 0x\(String(physical, radix: 16)) failed"
+                    return nested(physical)
+                }
+                stage2 = s2
+                physical = t.physical
+                finalPageSize = min(pageSize, t.pageSize)
+            }
             // Accessed and dirty flags, on success only.
             if holds(format.accessedDirtyWhen) {
                 for (i, u) in used.enumerated() where !u.level.loadedWithRoot {
@@ -313,11 +432,23 @@ public struct ReferenceWalker {
                     if i == used.count - 1, access.attributes.contains(.write), let d = u.layout.field(role: .dirty) {
                         updated |= d.bits.mask
                     }
-                    if updated != u.entry { memory.write(u.address, bytes: u.layout.size, value: updated) }
+                    if updated == u.entry { continue }
+                    var target = u.address
+                    if var s2 = stage2 {
+                        // Setting a guest A/D flag is a read-modify-write of the guest paging structure.
+                        guard let t = s2.translate(u.address, [.read, .write, .data, .linearValid], memory: memory) else {
+                            stage2 = s2
+                            reason = "setting the accessed/dirty flags of \(u.level.name) needs EPT write access, which faulted"
+                            return nested(u.address)
+                        }
+                        stage2 = s2
+                        target = t.physical
+                    }
+                    memory.write(target, bytes: u.layout.size, value: updated)
                 }
             }
             reason = "\(level.name) maps a \(pageSize)-byte page"
-            return .translation(physical: physical, pageSize: pageSize, level: depth)
+            return .translation(physical: physical, pageSize: finalPageSize, level: depth)
         }
         return .invalidState("format \(format.name) has no leaf")
     }

@@ -57,6 +57,7 @@ public struct SpecLoader: Sendable {
         var diagnostics = DiagnosticCollector()
         let files = Self.specFiles(in: paths, diagnostics: &diagnostics)
         var sources: [(String, [UInt8])] = []
+        var sizes: [String: Int] = [:]
         for file in files {
             guard let handle = FileHandle(forReadingAtPath: file) else {
                 diagnostics.error("cannot read \(file)", at: nil)
@@ -65,21 +66,33 @@ public struct SpecLoader: Sendable {
             // Read at most one byte past the limit: a huge file costs no memory.
             let data = (try? handle.read(upToCount: limits.maxFileBytes + 1)) ?? Data()
             try? handle.close()
-            sources.append((file, [UInt8](data ?? Data())))
+            let bytes = [UInt8](data ?? Data())
+            if bytes.count > limits.maxFileBytes,
+                let size = (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int
+            {
+                sizes[file] = size
+            }
+            sources.append((file, bytes))
         }
-        var result = load(sources: sources)
+        var result = load(sources: sources, sizes: sizes)
         result.diagnostics = (diagnostics.diagnostics + result.diagnostics)
         if diagnostics.hasErrors { result.specs = nil }
         return result
     }
 
     /// Loads specs from in-memory sources (file name, bytes).
-    public func load(sources: [(String, [UInt8])]) -> Result {
+    public func load(sources: [(String, [UInt8])]) -> Result { load(sources: sources, sizes: [:]) }
+
+    private func load(sources: [(String, [UInt8])], sizes: [String: Int]) -> Result {
         var diagnostics = DiagnosticCollector()
         let reader = YAMLReader(limits: limits)
         var decoder = SpecDecoder()
         for (file, bytes) in sources.sorted(by: { $0.0 < $1.0 }) {
-            guard let root = reader.read(bytes: bytes, file: file, diagnostics: &diagnostics) else { continue }
+            guard let root = reader.read(bytes: bytes, file: file, fileSize: sizes[file], diagnostics: &diagnostics)
+            else {
+                decoder.unreadableFiles.append(file)
+                continue
+            }
             decoder.decode(file: file, root: root, diagnostics: &diagnostics)
         }
         let specs = decoder.finish(diagnostics: &diagnostics)

@@ -78,21 +78,50 @@ public struct GeneratedEngine: WalkEngine {
         }
         var tracer = ExplainTracer()
         defer { if explain != nil { explain = tracer.lines } }
+        let kind = AccessKind(rawValue: ["read", "write", "fetch"].firstIndex(of: c.kind).map(UInt8.init) ?? 0) ?? .read
+        var eptPrepared: PreparedFormat?
         if c.ept != nil {
-            return WalkResult(id: c.id, result: "invalid", fields: [("message", WalkResult.quote("EPT cases are not supported by this engine yet"))])
+            guard let eptFormat = active(.ept) else {
+                return invalid(c, "ept.eptp: no EPT format of the specs accepts this EPTP's page-walk length")
+            }
+            let prepared = PreparedFormat(eptFormat, state: state, cpu: cpu)
+            if let why = prepared.rootInvalid { return invalid(c, "ept.eptp: \(why) (VM entry would fail)") }
+            eptPrepared = prepared
+            tracer.lines.append("EPT format \(eptFormat.name)")
+        }
+        if c.guestPhysical, let ept = eptPrepared {
+            tracer.format = ept.descriptor
+            let access = Access(address: c.address, kind: kind, extra: c.user ? [.guestUser] : [])
+            let outcome = Walker.walk(ept, access, space: DirectSpace(memory), tracer: &tracer)
+            return Self.result(c.id, outcome, family: .ept, memory: memory, guestPhysical: c.address)
         }
         guard let descriptor = active(.guest) else {
-            // Paging is off: the linear address is the physical address.
+            // Paging is off: the linear address is the (guest-)physical address.
+            guard c.address >> 32 == 0 else { return invalid(c, "access.linear: paging is off, so the address must fit in 32 bits") }
             tracer.lines.append("paging is off: the linear address is the physical address")
-            return WalkResult(id: c.id, result: "ok", fields: [("physical", WalkResult.hex(c.address & 0xFFFF_FFFF)), ("page_size", "4294967296"), ("writes", "{}")])
+            guard let ept = eptPrepared else {
+                return WalkResult(id: c.id, result: "ok", fields: [("physical", WalkResult.hex(c.address)), ("page_size", "4294967296"), ("writes", "{}")])
+            }
+            let space = NestedSpace(ept: ept, memory: memory, guest: nil)
+            let identity = Translation(physical: c.address, pageSize: 1 << 32, rights: 0, leafEntry: 0, level: 0)
+            let outcome = space.translateFinal(identity, attributes: Access(address: c.address, kind: kind).attributes)
+            return Self.result(c.id, outcome, family: .guest, memory: memory)
         }
         tracer.format = descriptor
         tracer.lines.append("format \(descriptor.name)")
         let prepared = PreparedFormat(descriptor, state: state, cpu: cpu)
-        let access = Access(address: c.address, kind: AccessKind(rawValue: ["read", "write", "fetch"].firstIndex(of: c.kind).map(UInt8.init) ?? 0) ?? .read,
-                            cpl: UInt8(c.cpl), implicit: c.implicit)
-        let outcome = Walker.walk(prepared, access, memory: memory, tracer: &tracer)
+        let access = Access(address: c.address, kind: kind, cpl: UInt8(c.cpl), implicit: c.implicit)
+        let outcome: WalkOutcome
+        if let ept = eptPrepared {
+            outcome = Walker.walk(prepared, access, space: NestedSpace(ept: ept, memory: memory, guest: descriptor), tracer: &tracer)
+        } else {
+            outcome = Walker.walk(prepared, access, space: DirectSpace(memory), tracer: &tracer)
+        }
         return Self.result(c.id, outcome, family: .guest, memory: memory)
+    }
+
+    func invalid(_ c: WalkCase, _ message: String) -> WalkResult {
+        WalkResult(id: c.id, result: "invalid", fields: [("message", WalkResult.quote(message))])
     }
 
     public static func result(_ id: String?, _ outcome: WalkOutcome, family: PagingFamily, memory: SparseMemory, guestPhysical: UInt64 = 0) -> WalkResult {
@@ -104,14 +133,17 @@ public struct GeneratedEngine: WalkEngine {
             ])
         case .fault(let f):
             if family == .guest {
-                return WalkResult(id: id, result: "page-fault", fields: [("error_code", WalkResult.hex(f.report)), ("writes", "{}")])
+                return WalkResult(id: id, result: "page-fault", fields: [("error_code", WalkResult.hex(f.report)), ("writes", WalkResult.writes(memory.writes))])
             }
             if f.kind == .misconfiguration || f.kind == .reserved {
                 return WalkResult(id: id, result: "ept-misconfiguration", fields: [("guest_physical", WalkResult.hex(guestPhysical))])
             }
             return WalkResult(id: id, result: "ept-violation", fields: [
-                ("guest_physical", WalkResult.hex(guestPhysical)), ("exit_qualification", WalkResult.hex(f.report)), ("writes", "{}"),
+                ("guest_physical", WalkResult.hex(guestPhysical)), ("exit_qualification", WalkResult.hex(f.report)),
+                ("writes", WalkResult.writes(memory.writes)),
             ])
+        case .nestedFault(let f, let gpa):
+            return result(id, .fault(f), family: .ept, memory: memory, guestPhysical: gpa)
         case .generalProtection:
             return WalkResult(id: id, result: "general-protection")
         case .invalidState(let message):
@@ -157,33 +189,80 @@ public struct ReferenceEngine: WalkEngine {
         if let bad = walker.unsupportedControlBits(machine).first {
             return WalkResult(id: c.id, result: "invalid", fields: [("message", WalkResult.quote(WalkCase.unsupportedMessage(bad.0, bad.1)))])
         }
-        if c.ept != nil {
-            return WalkResult(id: c.id, result: "invalid", fields: [("message", WalkResult.quote("EPT cases are not supported by this engine yet"))])
-        }
         let memory = ReferenceMemory(c.memory)
+        var stage2: ReferenceStage2?
+        if c.ept != nil {
+            guard let ept = walker.activeFormat(machine, family: .ept) else {
+                return invalid(c, "ept.eptp: no EPT format of the specs accepts this EPTP's page-walk length")
+            }
+            if let why = walker.rootInvalid(ept, machine: machine) { return invalid(c, "ept.eptp: \(why) (VM entry would fail)") }
+            stage2 = ReferenceStage2(ept: ept, walker: walker, machine: machine)
+        }
+        if c.guestPhysical, let s2 = stage2 {
+            var trace: [ReferenceStep] = []
+            var reason = ""
+            var access = ReferenceAccess(address: c.address, kind: c.kind, cpl: 0, implicit: false)
+            if c.user { access.attributes.insert(.guestUser) }
+            let outcome = walker.walk(s2.ept, machine: machine, access: access, memory: memory, trace: &trace, reason: &reason)
+            explainLines(&explain, s2.ept, trace, reason)
+            return render(c, outcome, memory: memory, eptAddress: c.address)
+        }
         guard let format = walker.activeFormat(machine) else {
             explain?.append("paging is off: the linear address is the physical address")
-            return WalkResult(id: c.id, result: "ok", fields: [("physical", WalkResult.hex(c.address & 0xFFFF_FFFF)), ("page_size", "4294967296"), ("writes", "{}")])
+            guard c.address >> 32 == 0 else { return invalid(c, "access.linear: paging is off, so the address must fit in 32 bits") }
+            guard var s2 = stage2 else {
+                return WalkResult(id: c.id, result: "ok", fields: [("physical", WalkResult.hex(c.address)), ("page_size", "4294967296"), ("writes", "{}")])
+            }
+            var attributes: Set<AccessAttribute> = [.linearValid, .final, .guestUser, .guestWritable]
+            attributes.formUnion(ReferenceAccess(address: c.address, kind: c.kind, cpl: 0, implicit: false).attributes
+                .intersection([.read, .write, .fetch, .data]))
+            if let t = s2.translate(c.address, attributes, memory: memory) {
+                return WalkResult(id: c.id, result: "ok", fields: [("physical", WalkResult.hex(t.physical)), ("page_size", String(min(t.pageSize, 1 << 32))), ("writes", WalkResult.writes(memory.writes))])
+            }
+            if case .fault(let kind, let report, _) = s2.lastOutcome {
+                return render(c, .nestedFault(kind: kind == "reserved" ? "misconfiguration" : kind, report: report, guestPhysical: c.address), memory: memory, eptAddress: 0)
+            }
+            return render(c, s2.lastOutcome, memory: memory, eptAddress: c.address)
         }
         var trace: [ReferenceStep] = []
         var reason = ""
         let outcome = walker.walk(format, machine: machine,
                                   access: ReferenceAccess(address: c.address, kind: c.kind, cpl: c.cpl, implicit: c.implicit),
-                                  memory: memory, trace: &trace, reason: &reason)
-        if explain != nil {
-            var lines = ["format \(format.name) (\(format.location.file):\(format.location.line))"]
-            for s in trace {
-                lines.append("\(s.level): table 0x\(String(s.tableAddress, radix: 16)) index \(s.index) entry@0x\(String(s.entryAddress, radix: 16)) = 0x\(String(s.entry, radix: 16))")
-                lines.append("    " + s.fields.reversed().map { "\($0.0)=0x\(String($0.1, radix: 16))" }.joined(separator: " "))
-            }
-            lines.append("end: \(reason)")
-            explain = lines
+                                  memory: memory, trace: &trace, reason: &reason, stage2: stage2)
+        explainLines(&explain, format, trace, reason)
+        return render(c, outcome, memory: memory, eptAddress: 0)
+    }
+
+    func invalid(_ c: WalkCase, _ message: String) -> WalkResult {
+        WalkResult(id: c.id, result: "invalid", fields: [("message", WalkResult.quote(message))])
+    }
+
+    func explainLines(_ explain: inout [String]?, _ format: PagingFormat, _ trace: [ReferenceStep], _ reason: String) {
+        guard explain != nil else { return }
+        var lines = ["format \(format.name) (\(format.location.file):\(format.location.line))"]
+        for s in trace {
+            lines.append("\(s.level): table 0x\(String(s.tableAddress, radix: 16)) index \(s.index) entry@0x\(String(s.entryAddress, radix: 16)) = 0x\(String(s.entry, radix: 16))")
+            lines.append("    " + s.fields.reversed().map { "\($0.0)=0x\(String($0.1, radix: 16))" }.joined(separator: " "))
         }
+        lines.append("end: \(reason)")
+        explain = (explain ?? []) + lines
+    }
+
+    /// Renders an outcome; `eptAddress` is the guest-physical address of a direct EPT walk.
+    func render(_ c: WalkCase, _ outcome: ReferenceOutcome, memory: ReferenceMemory, eptAddress: UInt64) -> WalkResult {
         switch outcome {
         case .translation(let physical, let pageSize, _):
             return WalkResult(id: c.id, result: "ok", fields: [("physical", WalkResult.hex(physical)), ("page_size", String(pageSize)), ("writes", WalkResult.writes(memory.writes))])
-        case .fault(_, let report, _):
-            return WalkResult(id: c.id, result: "page-fault", fields: [("error_code", WalkResult.hex(report)), ("writes", "{}")])
+        case .fault(let kind, let report, _):
+            if c.guestPhysical {
+                return render(c, .nestedFault(kind: kind == "reserved" ? "misconfiguration" : kind, report: report, guestPhysical: eptAddress), memory: memory, eptAddress: eptAddress)
+            }
+            return WalkResult(id: c.id, result: "page-fault", fields: [("error_code", WalkResult.hex(report)), ("writes", WalkResult.writes(memory.writes))])
+        case .nestedFault(let kind, let report, let gpa):
+            if kind == "misconfiguration" {
+                return WalkResult(id: c.id, result: "ept-misconfiguration", fields: [("guest_physical", WalkResult.hex(gpa))])
+            }
+            return WalkResult(id: c.id, result: "ept-violation", fields: [("guest_physical", WalkResult.hex(gpa)), ("exit_qualification", WalkResult.hex(report)), ("writes", WalkResult.writes(memory.writes))])
         case .generalProtection:
             return WalkResult(id: c.id, result: "general-protection")
         case .invalidState(let m):

@@ -192,6 +192,16 @@ public struct SwiftGenerator {
             } else {
                 p.print("protectionKeys: nil,")
             }
+            p.print("rootChecks: [")
+            p.indent { p in
+                for c in f.rootChecks {
+                    p.print(at(c.rule.location) + "  invalid when \(c.rule.text)")
+                    p.print("(rule: \(table(c.rule)), why: \(Swiftify.string(c.why))),")
+                }
+            }
+            p.print("],")
+            if !f.rootReserved.isEmpty { p.print("// root reserved: " + f.rootReserved.map(\.text).joined(separator: "; ")) }
+            p.print("rootReserved: \(reserved(f.rootReserved)),")
             p.print("sourceFiles: [\(f.sourceFiles.map { Swiftify.string(path($0)) }.joined(separator: ", "))])")
         }
     }

@@ -87,6 +87,8 @@ public struct LoweredFormat: Sendable {
     public var accessedDirtyWhen: LoweredRuleTable
     /// (userRegister, supervisorRegister, pageIsUserRight, adShifts, wdShifts)
     public var protectionKeys: (user: Int, supervisor: Int, pageIsUser: Int, ad: [Int], wd: [Int])?
+    public var rootChecks: [(rule: LoweredRuleTable, why: String)]
+    public var rootReserved: [LoweredReserved]
     public var sourceFiles: [String]
     public var location: SourceLocation
 }

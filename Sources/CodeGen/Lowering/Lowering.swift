@@ -201,6 +201,24 @@ public struct Lowering {
         let rootRegister = registerIndex[rootParts.first ?? ""] ?? 0
         let rootMask = registerMap[rootParts.first ?? ""]?.field(rootParts.last ?? "")?.bits.mask ?? 0
         let always = Rule(expression: .boolean(true), text: "true", location: f.location)
+        let rootChecks = try f.rootChecks.map { (try table($0.invalidWhen, controlScope), $0.why) }
+        var rootReserved: [LoweredReserved] = []
+        for item in f.rootReserved {
+            var r = LoweredReserved(mask: 0, aboveMaxPhysicalAddress: false,
+                                    when: try item.when.map { try table($0, controlScope) }, text: "")
+            switch item.bits {
+            case .range(let b):
+                r.mask = b.mask
+                r.text = "bits \(b)"
+            case .aboveMaxPhysicalAddress:
+                r.mask = rootMask
+                r.aboveMaxPhysicalAddress = true
+                r.text = "\(f.root.value) bits at or above MAXPHYADDR"
+            case .field:
+                continue
+            }
+            rootReserved.append(r)
+        }
         return LoweredFormat(
             name: f.name, title: f.title, family: f.family, addressBits: f.addressBits, canonical: f.canonical,
             physicalAddressLimit: f.physicalAddressLimit ?? 64, rootRegister: rootRegister, rootMask: rootMask,
@@ -208,6 +226,6 @@ public struct Lowering {
             rightNames: rightNames, faults: faults, factNames: facts,
             reportRegister: registerIndex[f.report.register.value] ?? 0, reportFlags: flags,
             accessedDirtyWhen: try table(f.accessedDirtyWhen ?? always, controlScope), protectionKeys: keys,
-            sourceFiles: f.files.sorted(), location: f.location)
+            rootChecks: rootChecks, rootReserved: rootReserved, sourceFiles: f.files.sorted(), location: f.location)
     }
 }

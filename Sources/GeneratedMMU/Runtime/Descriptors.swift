@@ -207,6 +207,10 @@ public struct PagingFormatDescriptor: Sendable {
     public var accessedDirtyWhen: RuleTable
     /// Protection keys, if any.
     public var protectionKeys: ProtectionKeyDescriptor?
+    /// Root values the processor refuses (an EPTP that VM entry rejects), with the reason.
+    public var rootChecks: [(rule: RuleTable, why: String)]
+    /// Root-register bits that must be zero.
+    public var rootReserved: [ReservedDescriptor]
     /// The spec files this format came from.
     public var sourceFiles: [String]
 
@@ -216,8 +220,11 @@ public struct PagingFormatDescriptor: Sendable {
         rootRegister: Int, rootMask: UInt64, enabledWhen: RuleTable, levels: [LevelDescriptor], rightNames: [String],
         faults: [FaultDescriptor], factNames: [String], reportRegister: Int,
         reportFlags: [(mask: UInt64, rule: RuleTable)], accessedDirtyWhen: RuleTable,
-        protectionKeys: ProtectionKeyDescriptor?, sourceFiles: [String]
+        protectionKeys: ProtectionKeyDescriptor?, rootChecks: [(rule: RuleTable, why: String)] = [],
+        rootReserved: [ReservedDescriptor] = [], sourceFiles: [String]
     ) {
+        self.rootChecks = rootChecks
+        self.rootReserved = rootReserved
         self.name = name
         self.family = family
         self.addressBits = addressBits

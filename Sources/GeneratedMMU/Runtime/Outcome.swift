@@ -10,6 +10,15 @@ public struct Translation: Sendable, Hashable {
     public var leafEntry: UInt64
     /// The level that mapped the page (0 = top).
     public var level: Int
+
+    /// Creates a translation.
+    public init(physical: UInt64, pageSize: UInt64, rights: UInt8, leafEntry: UInt64, level: Int) {
+        self.physical = physical
+        self.pageSize = pageSize
+        self.rights = rights
+        self.leafEntry = leafEntry
+        self.level = level
+    }
 }
 
 /// Why a walk faulted.
@@ -34,6 +43,14 @@ public struct Fault: Sendable, Hashable {
     public var level: Int
     /// Rights folded so far (including the entry that ended the walk).
     public var rights: UInt8
+
+    /// Creates a fault.
+    public init(kind: FaultKind, report: UInt64, level: Int, rights: UInt8) {
+        self.kind = kind
+        self.report = report
+        self.level = level
+        self.rights = rights
+    }
 }
 
 /// What a walk produced.
@@ -48,6 +65,9 @@ public enum WalkOutcome: Sendable, Hashable {
     case invalidState(String)
     /// A paging-structure entry lies outside the memory given to the walker.
     case outsideMemory(UInt64)
+    /// The EPT translation of a guest-physical address (a guest paging-structure entry or the final
+    /// address) faulted: an EPT violation or misconfiguration at that guest-physical address.
+    case nestedFault(Fault, guestPhysical: UInt64)
 }
 
 /// Receives each step of a walk, for `specc walk --explain`; the default does nothing and costs nothing.

@@ -42,6 +42,11 @@ public struct PreparedFormat: Sendable {
     var keyRights: (user: UInt64, supervisor: UInt64)
     var keys: ProtectionKeyDescriptor?
     var rightCount: Int
+    /// Why the root register's value is one the processor refuses, if it is.
+    public internal(set) var rootInvalid: String?
+    /// Whether accessed and dirty flags are maintained (for EPT, also: guest paging-structure
+    /// accesses count as writes).
+    public var maintainsAccessedDirty: Bool { accessedDirty }
 
     /// Specialises `descriptor` to `state` and `cpu`.
     public init(_ descriptor: PagingFormatDescriptor, state: ControlState, cpu: CPUConfiguration) {
@@ -71,6 +76,15 @@ public struct PreparedFormat: Sendable {
             return m
         }
         root = state[index: descriptor.rootRegister] & descriptor.rootMask
+        rootInvalid = nil
+        let rootValue = state[index: descriptor.rootRegister]
+        if rootValue & mask(descriptor.rootReserved) != 0 {
+            let bad = rootValue & mask(descriptor.rootReserved)
+            rootInvalid = "reserved bits 0x\(String(bad, radix: 16)) of \(SpecRegisters.names[descriptor.rootRegister]) are set"
+        }
+        for check in descriptor.rootChecks where holds(check.rule) && rootInvalid == nil {
+            rootInvalid = check.why
+        }
         levels = descriptor.levels.map { l in
             var leafReserved = mask(l.reserved + l.leafReserved)
             var pieces: [AddressPieceDescriptor] = []

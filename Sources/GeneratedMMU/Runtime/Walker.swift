@@ -10,13 +10,24 @@ public enum Walker {
     @inlinable
     public static func walk<M: PhysicalMemory>(_ format: PreparedFormat, _ access: Access, memory: M) -> WalkOutcome {
         var tracer = NoTracer()
-        return walk(format, access, memory: memory, tracer: &tracer)
+        return walk(format, access, space: DirectSpace(memory), tracer: &tracer)
+    }
+
+    /// Translates `access` with paging structures in `space`.
+    @inlinable
+    public static func walk<S: EntrySpace>(_ format: PreparedFormat, _ access: Access, space: S) -> WalkOutcome {
+        var tracer = NoTracer()
+        return walk(format, access, space: space, tracer: &tracer)
     }
 
     /// Translates `access`, reporting each step to `tracer`.
-    public static func walk<M: PhysicalMemory, T: WalkTracer>(
-        _ format: PreparedFormat, _ access: Access, memory: M, tracer: inout T
+    public static func walk<S: EntrySpace, T: WalkTracer>(
+        _ format: PreparedFormat, _ access: Access, space: S, tracer: inout T
     ) -> WalkOutcome {
+        if let invalid = format.rootInvalid {
+            tracer.end("the root is invalid: \(invalid)")
+            return .invalidState(invalid)
+        }
         let bits = UInt64(format.descriptor.addressBits)
         if bits < 64 {
             let high = access.address >> (bits - 1)
@@ -34,7 +45,11 @@ public enum Walker {
             // PDPTEs are loaded at MOV CR3: a reserved bit in any present one is a #GP there.
             for i in 0...first.indexMask {
                 let address = format.root &+ i &* first.entryBytes
-                guard let entry = load(memory, address, first.entryBytes) else { return .outsideMemory(address) }
+                let entry: UInt64
+                switch space.readEntry(address, bytes: first.entryBytes) {
+                case .value(let v): entry = v
+                case .stop(let outcome): return outcome
+                }
                 if entryRule(first.present, entry) && entry & first.reservedTable != 0 {
                     tracer.end("PDPTE \(i) has reserved bits set: loading CR3 would raise #GP")
                     return .invalidState(
@@ -52,9 +67,12 @@ public enum Walker {
             for (depth, level) in format.levels.enumerated() {
                 let index = (access.address >> level.indexShift) & level.indexMask
                 let address = table &+ index &* level.entryBytes
-                guard let entry = load(memory, address, level.entryBytes) else {
-                    tracer.end("\(format.descriptor.levels[depth].name) at 0x\(String(address, radix: 16)) is outside memory")
-                    return .outsideMemory(address)
+                let entry: UInt64
+                switch space.readEntry(address, bytes: level.entryBytes) {
+                case .value(let v): entry = v
+                case .stop(let outcome):
+                    tracer.end("reading \(format.descriptor.levels[depth].name) at 0x\(String(address, radix: 16)) failed")
+                    return outcome
                 }
                 tracer.entry(level: depth, tableAddress: table, index: index, address: address, value: entry)
                 for (i, m) in level.rightMasks.enumerated() where m != 0 {
@@ -114,6 +132,14 @@ public enum Walker {
                     }
                 }
                 physical |= access.address & level.pageMask
+                let translation = Translation(
+                    physical: physical, pageSize: level.pageMask + 1, rights: rights, leafEntry: entry, level: depth)
+                // The output address's own translation (nested paging) comes before any A/D update.
+                let final = space.translateFinal(translation, attributes: attributes)
+                guard case .translation = final else {
+                    tracer.end("the translation of the output address failed")
+                    return final
+                }
                 // Accessed on every entry used, dirty on the leaf for writes; on success only.
                 if format.accessedDirty {
                     for (i, e) in entries.enumerated() {
@@ -122,32 +148,23 @@ public enum Walker {
                         var updated = e.value | l.accessedMask
                         if i == entries.count - 1 && attributes.contains(.write) { updated |= l.dirtyMask }
                         if updated == e.value { continue }
-                        if !store(memory, e.address, l.entryBytes, expected: e.value, desired: updated) {
+                        switch space.updateEntry(e.address, bytes: l.entryBytes, expected: e.value, desired: updated) {
+                        case .stored: break
+                        case .changed:
                             retries += 1
                             if retries < 64 { continue restart }
+                        case .stop(let outcome):
+                            tracer.end("updating the accessed/dirty flags of \(format.descriptor.levels[e.level].name) failed")
+                            return outcome
                         }
                     }
                 }
                 tracer.end("\(format.descriptor.levels[depth].name) maps a \(level.pageMask + 1)-byte page")
-                return .translation(Translation(
-                    physical: physical, pageSize: level.pageMask + 1, rights: rights, leafEntry: entry, level: depth))
+                return final
             }
             tracer.end("the walk ran out of levels")
             return .invalidState("format \(format.descriptor.name) has no leaf level")
         }
-    }
-
-    @inline(__always)
-    static func load<M: PhysicalMemory>(_ memory: M, _ address: UInt64, _ bytes: UInt64) -> UInt64? {
-        if bytes == 8 { return memory.load64(address) }
-        return memory.load32(address).map { UInt64($0) }
-    }
-
-    @inline(__always)
-    static func store<M: PhysicalMemory>(_ memory: M, _ address: UInt64, _ bytes: UInt64, expected: UInt64, desired: UInt64) -> Bool {
-        if bytes == 8 { return memory.compareExchange64(address, expected: expected, desired: desired) }
-        return memory.compareExchange32(address, expected: UInt32(truncatingIfNeeded: expected),
-                                        desired: UInt32(truncatingIfNeeded: desired))
     }
 
     /// Evaluates an entry rule (present, leaf, misconfiguration) specialised to the control state.

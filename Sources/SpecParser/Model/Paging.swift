@@ -214,6 +214,12 @@ public struct PagingFormat: Sendable {
     public var accessedDirtyWhen: Rule?
     /// Protection keys, if the format has them.
     public var protectionKeys: ProtectionKeys?
+    /// Conditions under which the root register holds a value the processor rejects (an EPTP that
+    /// VM entry would refuse), each with its reason.
+    public var rootChecks: [RootCheck]
+    /// Bits of the root register that must be zero (`above-maxphyaddr` means the root field's bits at
+    /// or above MAXPHYADDR).
+    public var rootReserved: [ReservedBits]
     /// Spec source cited by the file.
     public var source: String
     /// Spec file and position.
@@ -232,4 +238,14 @@ public struct FaultReport: Sendable {
     public var location: SourceLocation
     /// Where each flag's name was written.
     public var flagLocations: [String: SourceLocation] = [:]
+}
+
+/// A condition that makes the root register invalid (SDM Vol. 3C §27.2.1.1: EPTP checks on VM entry).
+public struct RootCheck: Sendable, Hashable {
+    /// When the root value is invalid.
+    public var invalidWhen: Rule
+    /// Why, for messages.
+    public var why: String
+    /// Where it was written.
+    public var location: SourceLocation
 }

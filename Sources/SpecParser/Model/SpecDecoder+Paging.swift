@@ -24,6 +24,8 @@ struct RawPagingFormat {
     var report: FaultReport?
     var accessedDirtyWhen: Rule?
     var protectionKeys: ProtectionKeys?
+    var rootChecks: [RootCheck]?
+    var rootReserved: [ReservedBits]?
     /// Every key written in the file, valid or not: a required key that was written but failed to
     /// decode has been reported already and is not reported again as missing.
     var writtenKeys: Set<String> = []
@@ -35,7 +37,8 @@ extension SpecDecoder {
     static let formatKeys = [
         "paging-format", "title", "source", "family", "extends", "enabled-when", "address-bits", "canonical",
         "physical-address-limit", "entry", "root", "levels", "levels-above", "present", "reserved", "misconfigured",
-        "leaf-misconfigured", "rights", "faults", "report", "accessed-dirty-when", "protection-keys",
+        "leaf-misconfigured", "rights", "faults", "report", "accessed-dirty-when", "protection-keys", "root-checks",
+        "root-reserved",
     ]
 
     mutating func decodePagingFormat(_ node: YAMLNode, file: String, diagnostics: inout DiagnosticCollector) {
@@ -92,6 +95,18 @@ extension SpecDecoder {
                     ])
             }
         }
+        if let v = m.value("root-checks") {
+            var checks: [RootCheck] = []
+            for item in v.items ?? [v] {
+                guard var c = MappingReader(item, what: "a root check", diagnostics: &diagnostics) else { continue }
+                let rule = c.rule("invalid-when", required: true, diagnostics: &diagnostics)
+                let why = c.string("why", required: true, diagnostics: &diagnostics)?.value ?? ""
+                c.finish(diagnostics: &diagnostics)
+                if let rule { checks.append(RootCheck(invalidWhen: rule, why: why, location: item.location)) }
+            }
+            raw.rootChecks = checks
+        }
+        if let v = m.value("root-reserved") { raw.rootReserved = decodeReserved(v, diagnostics: &diagnostics) }
         m.finish(diagnostics: &diagnostics)
         rawFormats.append(raw)
     }
@@ -254,8 +269,13 @@ extension SpecDecoder {
             while let parent = current.extends {
                 guard let p = byName[parent.value] else {
                     var message = "paging format '\(current.name)' extends unknown format '\(parent.value)'"
-                    if let g = Spelling.nearest(to: parent.value, among: Array(byName.keys)) { message += " (did you mean '\(g)'?)" }
-                    if current.name == raw.name { diagnostics.error(message, at: parent.location) }
+                    let others = byName.keys.filter { $0 != current.name }
+                    if let g = Spelling.nearest(to: parent.value, among: others) { message += " (did you mean '\(g)'?)" }
+                    // A parent in a file that did not parse is not known to be missing.
+                    let notes = unreadableFiles.map {
+                        Diagnostic.Note("\($0) could not be read and may define it", at: nil)
+                    }
+                    if current.name == raw.name { diagnostics.error(message, at: parent.location, notes: notes) }
                     broken = true
                     break
                 }
@@ -303,6 +323,8 @@ extension SpecDecoder {
                 merged.report = child.report ?? merged.report
                 merged.accessedDirtyWhen = child.accessedDirtyWhen ?? merged.accessedDirtyWhen
                 merged.protectionKeys = child.protectionKeys ?? merged.protectionKeys
+                merged.rootChecks = child.rootChecks ?? merged.rootChecks
+                merged.rootReserved = child.rootReserved ?? merged.rootReserved
             }
             if chain.count == 1 { levelsAbove = raw.levelsAbove ?? [] }
             if chain.count == 1, raw.levelsAbove != nil {
@@ -338,7 +360,7 @@ extension SpecDecoder {
                 misconfigured: merged.misconfigured ?? [], leafMisconfigured: merged.leafMisconfigured ?? [],
                 rights: merged.rights ?? [], faults: merged.faults ?? [], report: report,
                 accessedDirtyWhen: merged.accessedDirtyWhen, protectionKeys: merged.protectionKeys,
-                source: merged.source ?? "", location: raw.location, files: chain.map(\.file)))
+                rootChecks: merged.rootChecks ?? [], rootReserved: merged.rootReserved ?? [], source: merged.source ?? "", location: raw.location, files: chain.map(\.file)))
         }
         return out
     }

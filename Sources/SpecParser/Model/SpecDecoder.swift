@@ -13,6 +13,9 @@ struct SpecDecoder {
     /// Entry layouts that lost a field to an earlier error: checks that need every field (a field
     /// with role `address`) are skipped for them, so one mistake is reported once.
     var incompleteLayouts: Set<String> = []
+    /// Spec files that could not be read or parsed, sorted: a definition they hold is unknown,
+    /// not missing, and messages about unknown names say so.
+    var unreadableFiles: [String] = []
 
     /// The top-level keys of a collection file (besides `source` and `title`).
     static let kindKeys = ["cpuid", "registers", "entry-layouts", "vmx", "migration"]

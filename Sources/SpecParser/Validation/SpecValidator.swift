@@ -36,12 +36,15 @@ struct SpecValidator {
             }
             for b in r.fields[(i + 1)...] where a.bits.overlaps(b.bits) {
                 if a.overlaps.contains(b.name) || b.overlaps.contains(a.name) { continue }
+                // A misspelt 'overlaps' name is reported below; the overlap it meant to allow is not.
+                if [a, b].contains(where: { $0.overlaps.contains { r.field($0) == nil } }) { continue }
                 let (first, second) = a.location < b.location ? (a, b) : (b, a)
                 d.error("field '\(second.name)' (\(second.bits.phrase)) overlaps field '\(first.name)' (\(first.bits.phrase)) of \(r.name)",
                         at: second.location, notes: [.init("'\(first.name)' is defined here", at: first.location)])
             }
             for o in a.overlaps where r.field(o) == nil {
-                d.error("field '\(r.name).\(a.name)' declares an overlap with unknown field '\(o)'", at: a.location)
+                d.error("field '\(r.name).\(a.name)' declares an overlap with unknown field '\(o)'"
+                        + suggestion(o, r.fields.map(\.name).filter { $0 != a.name }), at: a.location)
             }
             for res in r.reserved where res.overlaps(a.bits) {
                 d.error("field '\(a.name)' (\(a.bits.phrase)) lies in reserved \(res.phrase) of \(r.name)", at: a.location)
@@ -88,6 +91,11 @@ struct SpecValidator {
                                      layout: specs.layout(f.entryLayout))
         if let e = f.enabledWhen { controlScope.check(e, what: "'enabled-when' of \(f.name)", diagnostics: &d) }
         if let e = f.accessedDirtyWhen { controlScope.check(e, what: "'accessed-dirty-when' of \(f.name)", diagnostics: &d) }
+        for c in f.rootChecks { controlScope.check(c.invalidWhen, what: "a root check of \(f.name)", diagnostics: &d) }
+        for r in f.rootReserved {
+            if case .field = r.bits { d.error("'root-reserved' takes bit ranges or above-maxphyaddr, not fields", at: r.location) }
+            if let w = r.when { controlScope.check(w, what: "a root-reserved condition of \(f.name)", diagnostics: &d) }
+        }
         // Root: REGISTER.FIELD
         let rootParts = f.root.value.split(separator: ".").map(String.init)
         if rootParts.count != 2 {

@@ -26,12 +26,21 @@ public struct YAMLReader: Sendable {
     public init(limits: Limits = Limits()) { self.limits = limits }
 
     /// Parses `bytes` (the content of `file`) into a node tree.
+    /// - Parameters:
+    ///   - bytes: the file's content, or its first ``Limits/maxFileBytes`` + 1 bytes when the caller
+    ///     read no further (the rest is never needed: such a file is refused).
+    ///   - file: the path reported in diagnostics.
+    ///   - fileSize: the file's full size, when `bytes` may be a prefix; used in the message only.
+    ///   - diagnostics: where problems are reported.
     /// - Returns: the document's root, or `nil` with errors in `diagnostics`.
-    public func read(bytes: [UInt8], file: String, diagnostics: inout DiagnosticCollector) -> YAMLNode? {
+    public func read(bytes: [UInt8], file: String, fileSize: Int? = nil, diagnostics: inout DiagnosticCollector)
+        -> YAMLNode?
+    {
         let start = SourceLocation(file: file, line: 1, column: 1)
-        if bytes.count > limits.maxFileBytes {
+        let size = max(fileSize ?? bytes.count, bytes.count)
+        if size > limits.maxFileBytes {
             diagnostics.error(
-                "file is too large (\(bytes.count) bytes; spec files are limited to \(limits.maxFileBytes) bytes)",
+                "file is too large (\(size) bytes; spec files are limited to \(limits.maxFileBytes) bytes)",
                 at: start)
             return nil
         }
@@ -40,7 +49,14 @@ public struct YAMLReader: Sendable {
             return nil
         }
         if let nul = bytes.firstIndex(of: 0) {
-            diagnostics.error("binary data: NUL byte at offset \(nul); a spec must be UTF-8 text", at: location(ofOffset: nul, in: bytes, file: file))
+            diagnostics.error("binary data: NUL byte at offset \(nul); a spec must be UTF-8 text",
+                              at: location(ofOffset: nul, in: bytes, file: file))
+            return nil
+        }
+        if let bad = Self.firstInvalidUTF8(in: bytes) {
+            let byte = "0x" + String(bytes[bad], radix: 16, uppercase: true)
+            diagnostics.error("invalid UTF-8: byte \(byte) at offset \(bad) does not start a valid sequence; a spec must be UTF-8 text",
+                              at: location(ofOffset: bad, in: bytes, file: file))
             return nil
         }
         var builder = TreeBuilder(file: file, limits: limits)
@@ -74,6 +90,35 @@ public struct YAMLReader: Sendable {
         }
     }
 
+    /// The offset of the first byte that does not begin a well-formed UTF-8 sequence, if any.
+    static func firstInvalidUTF8(in bytes: [UInt8]) -> Int? {
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        var offset = 0
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let encoded): offset += encoded.count
+            case .emptyInput: return nil
+            case .error: return offset
+            }
+        }
+    }
+
+    /// The character at a 1-based line and column, for hints about libyaml's errors.
+    private func character(atLine line: Int, column: Int, in bytes: [UInt8]) -> Unicode.Scalar? {
+        var currentLine = 1
+        var start = 0
+        while currentLine < line {
+            guard let newline = bytes[start...].firstIndex(of: 0x0A) else { return nil }
+            start = newline + 1
+            currentLine += 1
+        }
+        let end = bytes[start...].firstIndex(of: 0x0A) ?? bytes.count
+        let scalars = String(decoding: bytes[start..<end], as: UTF8.self).unicodeScalars
+        guard column >= 1, column <= scalars.count else { return nil }
+        return scalars[scalars.index(scalars.startIndex, offsetBy: column - 1)]
+    }
+
     private func location(ofOffset offset: Int, in bytes: [UInt8], file: String) -> SourceLocation {
         var line = 1
         var column = 1
@@ -102,6 +147,16 @@ public struct YAMLReader: Sendable {
             var message = "invalid text: \(problem)"
             if parser.problem_value >= 0 { message += " (byte 0x\(String(parser.problem_value, radix: 16)))" }
             return .error(message, at: location(ofOffset: Int(parser.problem_offset), in: bytes, file: file))
+        }
+        // libyaml's words are exact but terse; add the usual cause of the common ones.
+        if character(atLine: at.line, column: at.column, in: bytes) == "\t" {
+            notes.append(.init("YAML does not allow tabs for indentation; indent with spaces", at: at))
+        } else if problem == "mapping values are not allowed in this context" {
+            notes.append(.init(
+                "a 'key:' here continues the value above it: is the line indented too far, or does a value need quotes?",
+                at: at))
+        } else if problem == "did not find expected key", parser.context.map({ String(cString: $0) }) == "while parsing a block mapping" {
+            notes.append(.init("this line is not indented like the keys of that mapping", at: at))
         }
         let message = "malformed YAML: \(problem)"
         return .error(message, at: at, notes: notes)

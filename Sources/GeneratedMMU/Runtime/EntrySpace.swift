@@ -1,0 +1,134 @@
+/// What reading a paging-structure entry produced: its value, or the outcome that ends the walk.
+public enum EntryRead: Sendable {
+    /// The entry's value.
+    case value(UInt64)
+    /// The walk ends here (the entry's address is outside memory, or its EPT translation faulted).
+    case stop(WalkOutcome)
+}
+
+/// What updating an entry's accessed/dirty flags produced.
+public enum EntryUpdate: Sendable {
+    /// The new value is stored.
+    case stored
+    /// Another writer changed the entry first: walk again.
+    case changed
+    /// The walk ends here (the update's EPT translation faulted).
+    case stop(WalkOutcome)
+}
+
+/// The address space the walker's paging structures live in: physical memory directly, or
+/// guest-physical memory translated through EPT (nested paging, SDM Vol. 3C §29.3.1).
+public protocol EntrySpace {
+    /// Reads the `bytes`-wide entry at `address`.
+    func readEntry(_ address: UInt64, bytes: UInt64) -> EntryRead
+    /// Atomically replaces `expected` with `desired` at `address`.
+    func updateEntry(_ address: UInt64, bytes: UInt64, expected: UInt64, desired: UInt64) -> EntryUpdate
+    /// Translates the walk's output address (for nested paging: through EPT), before any A/D update.
+    func translateFinal(_ translation: Translation, attributes: AccessAttributes) -> WalkOutcome
+}
+
+/// Paging structures in physical memory: no second stage.
+public struct DirectSpace<M: PhysicalMemory>: EntrySpace {
+    /// The memory.
+    public let memory: M
+
+    /// Wraps `memory`.
+    @inlinable public init(_ memory: M) { self.memory = memory }
+
+    @inlinable
+    public func readEntry(_ address: UInt64, bytes: UInt64) -> EntryRead {
+        if bytes == 8 {
+            guard let v = memory.load64(address) else { return .stop(.outsideMemory(address)) }
+            return .value(v)
+        }
+        guard let v = memory.load32(address) else { return .stop(.outsideMemory(address)) }
+        return .value(UInt64(v))
+    }
+
+    @inlinable
+    public func updateEntry(_ address: UInt64, bytes: UInt64, expected: UInt64, desired: UInt64) -> EntryUpdate {
+        let ok = bytes == 8
+            ? memory.compareExchange64(address, expected: expected, desired: desired)
+            : memory.compareExchange32(address, expected: UInt32(truncatingIfNeeded: expected),
+                                       desired: UInt32(truncatingIfNeeded: desired))
+        return ok ? .stored : .changed
+    }
+
+    @inlinable
+    public func translateFinal(_ translation: Translation, attributes: AccessAttributes) -> WalkOutcome {
+        .translation(translation)
+    }
+}
+
+/// Guest paging structures in guest-physical memory, translated through EPT: every entry read and
+/// the final guest-physical address go through an EPT walk (SDM Vol. 3C §29.3.3).
+///
+/// Guest paging-structure accesses are reads, or writes when EPT A/D is enabled; setting a guest
+/// A/D flag is a read-modify-write. EPT faults on them report a valid linear address and a
+/// paging-structure access (exit-qualification bits 7 = 1, 8 = 0); the final access reports bit 8 = 1
+/// and the guest page's rights as the advanced information (bits 9–11).
+public struct NestedSpace<M: PhysicalMemory>: EntrySpace {
+    /// The EPT format, prepared.
+    public let ept: PreparedFormat
+    /// Host-physical memory.
+    public let memory: M
+    /// Names of the guest format's rights that give the advanced information: user, writable, executable.
+    public let guestRights: (user: Int?, writable: Int?, executable: Int?)
+
+    /// Creates the space.
+    public init(ept: PreparedFormat, memory: M, guest: PagingFormatDescriptor?) {
+        self.ept = ept
+        self.memory = memory
+        let names = guest?.rightNames ?? []
+        guestRights = (names.firstIndex(of: "user"), names.firstIndex(of: "writable"), names.firstIndex(of: "executable"))
+    }
+
+    func eptWalk(_ address: UInt64, _ access: Access) -> WalkOutcome {
+        switch Walker.walk(ept, access, space: DirectSpace(memory)) {
+        case .fault(let f): return .nestedFault(f, guestPhysical: address)
+        case .nestedFault(let f, _): return .nestedFault(f, guestPhysical: address)
+        case let other: return other
+        }
+    }
+
+    public func readEntry(_ address: UInt64, bytes: UInt64) -> EntryRead {
+        let extra: AccessAttributes = ept.maintainsAccessedDirty ? [.linearValid, .write] : [.linearValid]
+        switch eptWalk(address, Access(address: address, kind: .read, extra: extra)) {
+        case .translation(let t):
+            let direct = DirectSpace(memory)
+            return direct.readEntry(t.physical, bytes: bytes)
+        case let stop:
+            return .stop(stop)
+        }
+    }
+
+    public func updateEntry(_ address: UInt64, bytes: UInt64, expected: UInt64, desired: UInt64) -> EntryUpdate {
+        // Setting a guest A/D flag is a read-modify-write of the guest paging structure.
+        switch eptWalk(address, Access(address: address, kind: .read, extra: [.linearValid, .write])) {
+        case .translation(let t):
+            return DirectSpace(memory).updateEntry(t.physical, bytes: bytes, expected: expected, desired: desired)
+        case let stop:
+            return .stop(stop)
+        }
+    }
+
+    public func translateFinal(_ translation: Translation, attributes: AccessAttributes) -> WalkOutcome {
+        var extra: AccessAttributes = [.linearValid, .final]
+        if guestRights.user.map({ (translation.rights >> UInt8($0)) & 1 != 0 }) ?? true { extra.insert(.guestUser) }
+        if guestRights.writable.map({ (translation.rights >> UInt8($0)) & 1 != 0 }) ?? true { extra.insert(.guestWritable) }
+        if !(guestRights.executable.map({ (translation.rights >> UInt8($0)) & 1 != 0 }) ?? true) {
+            extra.insert(.guestExecuteDisabled)
+        }
+        let kind: AccessKind = attributes.contains(.fetch) ? .fetch : attributes.contains(.write) ? .write : .read
+        let access = Access(address: translation.physical, kind: kind, extra: extra)
+        switch eptWalk(translation.physical, access) {
+        case .translation(let t):
+            var combined = translation
+            combined.physical = t.physical
+            combined.pageSize = min(translation.pageSize, t.pageSize)
+            return .translation(combined)
+        case let other:
+            return other
+        }
+    }
+}
