@@ -73,7 +73,7 @@ public struct MigrationReport: Sendable, Equatable {
     public var text: String {
         let verdict = migratable ? "safe" : "NOT safe"
         var lines = [
-            "migration of a \(guest) guest from \(source) to \(destination): \(verdict) "
+            "migration of a guest of model \(guest) from \(source) to \(destination): \(verdict) "
                 + "(\(hazards.count) hazard\(hazards.count == 1 ? "" : "s"), \(warnings.count) warning\(warnings.count == 1 ? "" : "s"))"
         ]
         for h in hazards { lines.append("hazard \(h.id): \(h.detail)") }
@@ -184,12 +184,13 @@ public struct MigrationChecker: Sendable {
                 for field in reg.fields {
                     guard let req = field.requires?.value, v & field.bits.mask != 0 else { continue }
                     var lacking: [String] = []
-                    if !destination.has(req) { lacking.append("the destination \(d) lacks \(describe(feature: req))") }
-                    if !guest.has(req) { lacking.append("the guest model \(guest.name) lacks \(describe(feature: req))") }
+                    if !destination.has(req) { lacking.append("the destination \(d)") }
+                    if !guest.has(req) { lacking.append("the guest model \(guest.name)") }
                     guard !lacking.isEmpty else { continue }
+                    let who = lacking.count == 1 ? "\(lacking[0]) lacks" : "neither \(lacking.joined(separator: " nor ")) has"
                     out.append(.init(
                         id: "\(reg.name.lowercased())-bit", feature: req, register: key, value: hex(v), field: field.name,
-                        detail: "\(reg.name).\(field.name) (bit \(field.bits)) is set, but \(lacking.joined(separator: " and ")), "
+                        detail: "\(reg.name).\(field.name) (bit \(field.bits)) is set, but \(who) \(describe(feature: req)), "
                             + "so the destination cannot restore it"))
                 }
             }

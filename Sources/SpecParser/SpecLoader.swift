@@ -60,13 +60,13 @@ public struct SpecLoader: Sendable {
         var sizes: [String: Int] = [:]
         for file in files {
             guard let handle = FileHandle(forReadingAtPath: file) else {
-                diagnostics.error("cannot read \(file)", at: nil)
+                diagnostics.error("cannot read \(file)", at: SourceLocation(file: file, line: 1, column: 1))
                 continue
             }
             // Read at most one byte past the limit: a huge file costs no memory.
             let data = (try? handle.read(upToCount: limits.maxFileBytes + 1)) ?? Data()
             try? handle.close()
-            let bytes = [UInt8](data ?? Data())
+            let bytes = [UInt8](data)
             if bytes.count > limits.maxFileBytes,
                 let size = (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int
             {

@@ -52,6 +52,7 @@ extension WalkCase {
 /// Runs cases on the generated MMU (the build plugin's output).
 public struct GeneratedEngine: WalkEngine {
     public let specs: SpecSet
+    let cache = PreparedFormatCache()
 
     /// Creates the engine.
     public init(specs: SpecSet) { self.specs = specs }
@@ -84,7 +85,7 @@ public struct GeneratedEngine: WalkEngine {
             guard let eptFormat = active(.ept) else {
                 return invalid(c, "ept.eptp: no EPT format of the specs accepts this EPTP's page-walk length")
             }
-            let prepared = PreparedFormat(eptFormat, state: state, cpu: cpu)
+            let prepared = cache.prepared(eptFormat, state: state, cpu: cpu)
             if let why = prepared.rootInvalid { return invalid(c, "ept.eptp: \(why) (VM entry would fail)") }
             eptPrepared = prepared
             tracer.lines.append("EPT format \(eptFormat.name)")
@@ -109,7 +110,7 @@ public struct GeneratedEngine: WalkEngine {
         }
         tracer.format = descriptor
         tracer.lines.append("format \(descriptor.name)")
-        let prepared = PreparedFormat(descriptor, state: state, cpu: cpu)
+        let prepared = cache.prepared(descriptor, state: state, cpu: cpu)
         let access = Access(address: c.address, kind: kind, cpl: UInt8(c.cpl), implicit: c.implicit)
         let outcome: WalkOutcome
         if let ept = eptPrepared {

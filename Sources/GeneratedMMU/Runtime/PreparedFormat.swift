@@ -125,18 +125,16 @@ public struct PreparedFormat: Sendable {
         let size = 1 << inputs.count
         var any = [UInt64](repeating: 0, count: max(1, (size + 63) >> 6))
         var facts: [Int: [UInt64]] = [:]
+        // Each rule's inputs as positions in the combined index (all dynamic inputs are one bit).
+        let positions = faults.map { f in f.inputs.map { inputs.firstIndex(of: $0) ?? 0 } }
         for combo in 0..<size {
             for (fi, f) in faults.enumerated() {
-                let hit = f.evaluate { input in
-                    guard let pos = inputs.firstIndex(of: input) else { return 0 }
-                    return UInt64((combo >> pos) & 1)
-                }
-                if hit {
-                    any[combo >> 6] |= 1 << UInt64(combo & 63)
-                    for fact in descriptor.faults[fi].sets {
-                        facts[Int(fact), default: [UInt64](repeating: 0, count: any.count)][combo >> 6] |=
-                            1 << UInt64(combo & 63)
-                    }
+                var index = 0
+                for (bit, pos) in positions[fi].enumerated() { index |= ((combo >> pos) & 1) << bit }
+                guard f.bit(index) else { continue }
+                any[combo >> 6] |= 1 << UInt64(combo & 63)
+                for fact in descriptor.faults[fi].sets {
+                    facts[Int(fact), default: [UInt64](repeating: 0, count: any.count)][combo >> 6] |= 1 << UInt64(combo & 63)
                 }
             }
         }
@@ -150,5 +148,77 @@ public struct PreparedFormat: Sendable {
         } else {
             keyRights = (0, 0)
         }
+    }
+}
+
+extension PreparedFormat {
+    /// The root (table address) from `state`, without re-preparing: CR3 changes far more often than
+    /// the control bits the tables depend on.
+    public mutating func reload(root state: ControlState) {
+        root = state[index: descriptor.rootRegister] & descriptor.rootMask
+    }
+}
+
+/// Prepared formats by the control state they depend on, so that a walker re-specialises its tables
+/// only when a relevant control bit, CPUID feature or MAXPHYADDR changes — not on every CR3 write.
+///
+/// Not thread-safe: keep one per virtual CPU.
+public final class PreparedFormatCache {
+    private struct Key: Hashable {
+        var format: String
+        var bits: [UInt64]
+        var maxPhysicalAddressBits: Int
+    }
+    private var entries: [Key: PreparedFormat] = [:]
+    /// Maximum number of prepared formats kept.
+    public let capacity: Int
+
+    /// Creates an empty cache.
+    public init(capacity: Int = 64) { self.capacity = capacity }
+
+    /// The prepared form of `descriptor` for `state` and `cpu`, with the root loaded from `state`.
+    public func prepared(_ descriptor: PagingFormatDescriptor, state: ControlState, cpu: CPUConfiguration) -> PreparedFormat {
+        var bits: [UInt64] = []
+        func collect(_ t: RuleTable?) {
+            guard let t else { return }
+            for i in t.inputs {
+                switch i.source {
+                case .control:
+                    bits.append((state[index: Int(i.index)] >> UInt64(i.shift)) & (i.width >= 64 ? ~0 : (1 << UInt64(i.width)) - 1))
+                case .feature: bits.append(cpu.features[Int(i.index)] ? 1 : 0)
+                default: break
+                }
+            }
+        }
+        collect(descriptor.enabledWhen)
+        collect(descriptor.accessedDirtyWhen)
+        for l in descriptor.levels {
+            collect(l.present)
+            collect(l.leafWhen)
+            collect(l.misconfigured)
+            collect(l.leafMisconfigured)
+            for r in l.reserved + l.leafReserved + l.tableReserved { collect(r.when) }
+            for p in l.leafPieces where p.requires >= 0 { bits.append(cpu.features[Int(p.requires)] ? 1 : 0) }
+        }
+        for f in descriptor.faults { collect(f.rule) }
+        for f in descriptor.reportFlags { collect(f.rule) }
+        for c in descriptor.rootChecks { collect(c.rule) }
+        for r in descriptor.rootReserved { collect(r.when) }
+        if !descriptor.rootReserved.isEmpty || !descriptor.rootChecks.isEmpty {
+            bits.append(state[index: descriptor.rootRegister])
+        }
+        if let k = descriptor.protectionKeys {
+            bits.append(state[index: k.userRegister])
+            bits.append(state[index: k.supervisorRegister])
+        }
+        let key = Key(format: descriptor.name, bits: bits, maxPhysicalAddressBits: cpu.maxPhysicalAddressBits)
+        if var hit = entries[key] {
+            hit.reload(root: state)
+            return hit
+        }
+        let made = PreparedFormat(descriptor, state: state, cpu: cpu)
+        if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+        entries[key] = made
+        return made
     }
 }

@@ -243,7 +243,8 @@ public enum Spelling {
         var best: (String, Int)?
         for c in Set(candidates).sorted() {
             let d = distance(word.lowercased(), c.lowercased())
-            guard d <= max(1, min(word.count, c.count) / 3) else { continue }
+            // Close enough to be a typo, and not a complete replacement ('Q' is no typo of 'P').
+            guard d <= max(1, min(word.count, c.count) / 3), d < max(word.count, c.count) else { continue }
             if let current = best, current.1 <= d { continue }
             best = (c, d)
         }

@@ -76,3 +76,6 @@ struct SplitMix64: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+/// A spec position; `Testing` has a `SourceLocation` of its own.
+typealias SourceLocation = SpecParser.SourceLocation
