@@ -43,7 +43,8 @@ import Testing
         let file = dir.appendingPathComponent("Cluster-Baseline.yaml")
         try b.yaml.write(to: file, atomically: true, encoding: .utf8)
         let result = SpecLoader().load(paths: [Paths.specs.path, dir.path])
-        #expect(result.diagnostics.isEmpty, "\(result.diagnostics.map(\.description))")
+        let errors = result.diagnostics.filter { $0.severity == .error }
+        #expect(errors.isEmpty, "\(errors.map(\.description))")
         let specs = try #require(result.specs)
         let loaded = try model("cluster-baseline", in: specs)
         #expect(loaded == b.model)
@@ -56,9 +57,9 @@ import Testing
         amd.vendor = "AuthenticAMD"
         amd.name = "Some-AMD"
         #expect(throws: InputError.self) {
-            try Baseline(of: [try model("Icelake-Server", in: specs), amd], name: "X", candidates: [])
+            _ = try Baseline(of: [try model("Icelake-Server", in: specs), amd], name: "X", candidates: [])
         }
-        #expect(throws: InputError.self) { try Baseline(of: [], name: "X", candidates: []) }
+        #expect(throws: InputError.self) { _ = try Baseline(of: [], name: "X", candidates: []) }
     }
 
     @Test func compareListsWhatTheGuestHasAndTheHostLacks() throws {

@@ -62,8 +62,11 @@ public enum Walker {
         restart: while true {
             var table = format.root
             var rights: UInt8 = (1 << UInt8(format.rightCount)) &- 1
-            var entries: [(address: UInt64, value: UInt64, level: Int)] = []
-            entries.reserveCapacity(format.levels.count)
+            // Entries used, for the A/D update: fixed storage, no allocation on the walk path.
+            var entryAddresses = InlineArray<8, UInt64>(repeating: 0)
+            var entryValues = InlineArray<8, UInt64>(repeating: 0)
+            var entryLevels = InlineArray<8, Int>(repeating: 0)
+            var used = 0
             for (depth, level) in format.levels.enumerated() {
                 let index = (access.address >> level.indexShift) & level.indexMask
                 let address = table &+ index &* level.entryBytes
@@ -93,7 +96,11 @@ public enum Walker {
                     tracer.end("\(format.descriptor.levels[depth].name) has reserved bits 0x\(String(reserved, radix: 16)) set")
                     return .fault(fault(format, .reserved, attributes, rights, depth, facts: 1 << 1))
                 }
-                entries.append((address, entry, depth))
+                guard used < 8 else { return .invalidState("format \(format.descriptor.name) has more than 8 levels") }
+                entryAddresses[used] = address
+                entryValues[used] = entry
+                entryLevels[used] = depth
+                used += 1
                 if !leaf {
                     table = entry & level.addressMask
                     continue
@@ -142,19 +149,20 @@ public enum Walker {
                 }
                 // Accessed on every entry used, dirty on the leaf for writes; on success only.
                 if format.accessedDirty {
-                    for (i, e) in entries.enumerated() {
-                        let l = format.levels[e.level]
+                    for i in 0..<used {
+                        let l = format.levels[entryLevels[i]]
                         if l.loadedWithRoot || l.accessedMask == 0 { continue }
-                        var updated = e.value | l.accessedMask
-                        if i == entries.count - 1 && attributes.contains(.write) { updated |= l.dirtyMask }
-                        if updated == e.value { continue }
-                        switch space.updateEntry(e.address, bytes: l.entryBytes, expected: e.value, desired: updated) {
+                        let value = entryValues[i]
+                        var updated = value | l.accessedMask
+                        if i == used - 1 && attributes.contains(.write) { updated |= l.dirtyMask }
+                        if updated == value { continue }
+                        switch space.updateEntry(entryAddresses[i], bytes: l.entryBytes, expected: value, desired: updated) {
                         case .stored: break
                         case .changed:
                             retries += 1
                             if retries < 64 { continue restart }
                         case .stop(let outcome):
-                            tracer.end("updating the accessed/dirty flags of \(format.descriptor.levels[e.level].name) failed")
+                            tracer.end("updating the accessed/dirty flags of \(format.descriptor.levels[entryLevels[i]].name) failed")
                             return outcome
                         }
                     }
