@@ -32,10 +32,13 @@ let package = Package(
             plugins: ["GenerateMMU"]
         ),
         .target(name: "WalkContract", dependencies: ["SpecParser", "SpecInterpreter", "GeneratedMMU"]),
+        .target(name: "CKVM"),
+        .target(name: "KVMConformance", dependencies: ["CKVM", "WalkContract", "GeneratedMMU", "SpecParser"]),
         .executableTarget(
             name: "specc",
             dependencies: [
                 "SpecParser", "SpecInterpreter", "CodeGen", "GeneratedMMU", "MigrationCheck", "WalkContract",
+                "KVMConformance",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -45,6 +48,11 @@ let package = Package(
             name: "MMUTests",
             dependencies: ["SpecParser", "SpecInterpreter", "CodeGen", "GeneratedMMU", "WalkContract"],
             exclude: ["Golden", "Reference", "Fixtures"]
+        ),
+        .testTarget(
+            name: "KVMConformanceTests",
+            dependencies: ["KVMConformance", "WalkContract", "SpecParser"],
+            exclude: ["Fixtures"]
         ),
     ]
 )

@@ -65,7 +65,8 @@ public struct Baseline: Sendable {
         ]
         for m in inputs { comments.append("  input \(m.name): \(m.source)") }
         if let n = nearest {
-            var line = "Nearest named model: \(n.name) (\(extraFeatures.count + missingFeatures.count) feature differences"
+            var line =
+                "Nearest named model: \(n.name) (\(extraFeatures.count + missingFeatures.count) feature differences"
             if !extraFeatures.isEmpty { line += "; baseline adds \(extraFeatures.joined(separator: " "))" }
             if !missingFeatures.isEmpty { line += "; baseline lacks \(missingFeatures.joined(separator: " "))" }
             comments.append(line + ")")

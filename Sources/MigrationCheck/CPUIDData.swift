@@ -84,7 +84,9 @@ public struct CPUIDDecoder: Sendable {
     /// Whether `leaf` lies within the range the data's maximum-leaf fields report. Without those
     /// fields in the specs, every recorded leaf counts.
     public func inRange(_ data: CPUIDData, leaf: UInt32) -> Bool {
-        let ranges = ["max-basic-leaf", "max-extended-leaf"].compactMap { specs.cpuidField($0) }.sorted { $0.leaf < $1.leaf }
+        let ranges = ["max-basic-leaf", "max-extended-leaf"].compactMap { specs.cpuidField($0) }.sorted {
+            $0.leaf < $1.leaf
+        }
         // The range a leaf belongs to is the one with the highest base at or below it.
         guard let range = ranges.last(where: { $0.leaf <= leaf }) else { return true }
         if leaf == range.leaf { return true }
@@ -129,13 +131,15 @@ public struct CPUIDDecoder: Sendable {
             guard let f = specs.cpuidField(key) else {
                 throw InputError("specs/cpuid defines no field '\(key)', so the \(key) width cannot be read")
             }
-            guard inRange(data, leaf: f.leaf), data[f.leaf, f.subleaf ?? 0] != nil, let v = field(data, key), v > 0 else {
+            guard inRange(data, leaf: f.leaf), data[f.leaf, f.subleaf ?? 0] != nil, let v = field(data, key), v > 0
+            else {
                 throw InputError("the CPUID data has no leaf \(hex(f.leaf)), which reports \(key)")
             }
             widths[key] = Int(v)
         }
         guard let familyField = specs.cpuidField("family"), data[familyField.leaf, familyField.subleaf ?? 0] != nil,
-            let base = field(data, "family"), let baseModel = field(data, "model"), let stepping = field(data, "stepping")
+            let base = field(data, "family"), let baseModel = field(data, "model"),
+            let stepping = field(data, "stepping")
         else { throw InputError("the CPUID data has no signature leaf (family, model and stepping)") }
         let extFamily = field(data, "extended-family") ?? 0
         let extModel = field(data, "extended-model") ?? 0

@@ -45,10 +45,13 @@ public enum CPUModelYAML {
 
     /// A plain scalar when it cannot be mistaken for anything else, else a quoted one.
     static func scalar(_ s: String) -> String {
-        let plain = !s.isEmpty && s.unicodeScalars.allSatisfy {
-            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "-"
-                || $0 == "."
-        } && !["true", "false", "null", "yes", "no", "on", "off", "~"].contains(s.lowercased())
+        let plain =
+            !s.isEmpty
+            && s.unicodeScalars.allSatisfy {
+                ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_"
+                    || $0 == "-"
+                    || $0 == "."
+            } && !["true", "false", "null", "yes", "no", "on", "off", "~"].contains(s.lowercased())
             && SpecScalar.parseInteger(s) == nil && s.first != "-"
         return plain ? s : quoted(s)
     }

@@ -29,7 +29,8 @@ public struct GuestState: Sendable, Equatable {
             throw InputError("the state is not valid JSON (\(Self.reason(error)))")
         }
         guard let pairs = object as? [String: Any] else {
-            throw InputError("the state must be a JSON object of hex strings such as {\"fs_base\": \"0xffff800000000000\"}")
+            throw InputError(
+                "the state must be a JSON object of hex strings such as {\"fs_base\": \"0xffff800000000000\"}")
         }
         let keys = migration.stateKeys
         var values: [String: UInt64] = [:]
@@ -40,15 +41,18 @@ public struct GuestState: Sendable, Equatable {
                 throw InputError(message + "; known keys: \(keys.joined(separator: ", "))")
             }
             guard let text = pairs[key] as? String else {
-                throw InputError("state key '\(key)' must be a hex string such as \"0x1000\", not \(Self.describe(pairs[key]))")
+                throw InputError(
+                    "state key '\(key)' must be a hex string such as \"0x1000\", not \(Self.describe(pairs[key]))")
             }
             guard let value = Self.parseHex(text) else {
-                throw InputError("state key '\(key)' has malformed value \"\(text)\": expected a hex string such as \"0x1000\"")
+                throw InputError(
+                    "state key '\(key)' has malformed value \"\(text)\": expected a hex string such as \"0x1000\"")
             }
             if let name = migration.register(forStateKey: key), let reg = specs.register(name), reg.width < 64,
                 value >> UInt64(reg.width) != 0
             {
-                throw InputError("state key '\(key)' has value \(text), which does not fit the \(reg.width)-bit register \(name)")
+                throw InputError(
+                    "state key '\(key)' has value \(text), which does not fit the \(reg.width)-bit register \(name)")
             }
             values[key] = value
         }

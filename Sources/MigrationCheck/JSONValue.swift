@@ -13,13 +13,15 @@ public indirect enum JSONValue: Sendable, Equatable {
     /// An object, keys in order.
     case object([(String, JSONValue)])
 
+    /// Structural equality; object keys compare in order.
     public static func == (a: JSONValue, b: JSONValue) -> Bool {
         switch (a, b) {
         case let (.string(x), .string(y)): return x == y
         case let (.int(x), .int(y)): return x == y
         case let (.bool(x), .bool(y)): return x == y
         case let (.array(x), .array(y)): return x == y
-        case let (.object(x), .object(y)): return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        case let (.object(x), .object(y)):
+            return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         default: return false
         }
     }
@@ -39,7 +41,10 @@ public indirect enum JSONValue: Sendable, Equatable {
     private var isFlat: Bool {
         switch self {
         case .string, .int, .bool: return true
-        case .array(let a): return a.allSatisfy { if case .object = $0 { return false }; if case .array = $0 { return false }; return true }
+        case .array(let a):
+            return a.allSatisfy {
+                if case .object = $0 { return false }; if case .array = $0 { return false }; return true
+            }
         case .object(let o): return o.count <= 3 && o.allSatisfy { $0.1.isScalar }
         }
     }
@@ -59,7 +64,8 @@ public indirect enum JSONValue: Sendable, Equatable {
         case .array(let items):
             if items.isEmpty { return "[]" }
             guard let indent, !isFlat else {
-                return "[" + items.map { $0.render(indent: nil, level: 0) }.joined(separator: indent == nil ? "," : ", ") + "]"
+                return "["
+                    + items.map { $0.render(indent: nil, level: 0) }.joined(separator: indent == nil ? "," : ", ") + "]"
             }
             let pad = String(repeating: indent, count: level + 1)
             return "[\n" + items.map { pad + $0.render(indent: indent, level: level + 1) }.joined(separator: ",\n")
@@ -68,11 +74,13 @@ public indirect enum JSONValue: Sendable, Equatable {
             if pairs.isEmpty { return "{}" }
             guard let indent, !isFlat else {
                 let sep = indent == nil ? ":" : ": "
-                return "{" + pairs.map { Self.quote($0.0) + sep + $0.1.render(indent: nil, level: 0) }
+                return "{"
+                    + pairs.map { Self.quote($0.0) + sep + $0.1.render(indent: nil, level: 0) }
                     .joined(separator: indent == nil ? "," : ", ") + "}"
             }
             let pad = String(repeating: indent, count: level + 1)
-            return "{\n" + pairs.map { pad + Self.quote($0.0) + ": " + $0.1.render(indent: indent, level: level + 1) }
+            return "{\n"
+                + pairs.map { pad + Self.quote($0.0) + ": " + $0.1.render(indent: indent, level: level + 1) }
                 .joined(separator: ",\n") + "\n" + String(repeating: indent, count: level) + "}"
         }
     }

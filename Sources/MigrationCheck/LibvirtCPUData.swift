@@ -25,12 +25,14 @@ public enum LibvirtCPUData {
                 }
             case .text(let t, let line):
                 if !t.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-                    throw scanner.error("unexpected text '\(t.trimmingCharacters(in: .whitespacesAndNewlines).prefix(20))'", line: line)
+                    throw scanner.error(
+                        "unexpected text '\(t.trimmingCharacters(in: .whitespacesAndNewlines).prefix(20))'", line: line)
                 }
             case .close(let name, let line):
                 guard stack.last == name else {
-                    throw scanner.error("closing tag </\(name)> does not match \(stack.last.map { "<\($0)>" } ?? "any open element")",
-                                        line: line)
+                    throw scanner.error(
+                        "closing tag </\(name)> does not match \(stack.last.map { "<\($0)>" } ?? "any open element")",
+                        line: line)
                 }
                 stack.removeLast()
             case .open(let name, let attributes, let selfClosing, let line):
@@ -49,7 +51,8 @@ public enum LibvirtCPUData {
                         let subleaf = try number(attributes, "ecx_in", line: line, scanner)
                         let input = CPUIDData.Input(leaf: leaf, subleaf: subleaf)
                         if data.outputs[input] != nil {
-                            throw scanner.error("leaf \(hex(leaf)) subleaf \(hex(subleaf)) is recorded twice", line: line)
+                            throw scanner.error(
+                                "leaf \(hex(leaf)) subleaf \(hex(subleaf)) is recorded twice", line: line)
                         }
                         data.outputs[input] = CPUIDData.Output(
                             eax: try number(attributes, "eax", line: line, scanner),
@@ -62,7 +65,8 @@ public enum LibvirtCPUData {
                         let low = try number(attributes, "eax", line: line, scanner)
                         data.msrs[index] = UInt64(high) << 32 | UInt64(low)
                     default:
-                        throw scanner.error("unknown element <\(name)> in <cpudata>; expected <cpuid> or <msr>", line: line)
+                        throw scanner.error(
+                            "unknown element <\(name)> in <cpudata>; expected <cpuid> or <msr>", line: line)
                     }
                 } else {
                     throw scanner.error("unexpected element <\(name)> inside <\(stack.last ?? "")>", line: line)
@@ -135,8 +139,9 @@ public enum LibvirtCPUData {
 
         mutating func name() throws -> String {
             var out = String.UnicodeScalarView()
-            while i < text.count, text[i].properties.isAlphabetic || text[i].properties.numericType != nil
-                || text[i] == "_" || text[i] == "-" || text[i] == ":" || text[i] == "."
+            while i < text.count,
+                text[i].properties.isAlphabetic || text[i].properties.numericType != nil
+                    || text[i] == "_" || text[i] == "-" || text[i] == ":" || text[i] == "."
             {
                 out.append(text[i])
                 i += 1

@@ -26,7 +26,8 @@ extension SpecSet {
         let known = cpuModels.map(\.name)
         var message = "unknown CPU model '\(name)'"
         if let g = Spelling.nearest(to: name, among: known) { message += " (did you mean '\(g)'?)" }
-        message += known.isEmpty ? "; specs/cpus/ defines no models" : "; known models: \(known.joined(separator: ", "))"
+        message +=
+            known.isEmpty ? "; specs/cpus/ defines no models" : "; known models: \(known.joined(separator: ", "))"
         throw InputError(message)
     }
 }

@@ -115,25 +115,34 @@ public struct MigrationChecker: Sendable {
         let d = destination.name
 
         if guest.vendor != destination.vendor {
-            hazards.append(.init(
-                id: "vendor-mismatch", property: "vendor",
-                detail: "the guest model \(g) is \(guest.vendor) but the destination \(d) is \(destination.vendor)"))
+            hazards.append(
+                .init(
+                    id: "vendor-mismatch", property: "vendor",
+                    detail: "the guest model \(g) is \(guest.vendor) but the destination \(d) is \(destination.vendor)")
+            )
         }
         for f in guest.features where !destination.has(f) {
-            hazards.append(.init(
-                id: "feature-missing", feature: f,
-                detail: "the guest model \(g) has \(describe(feature: f)), which the destination \(d) lacks"))
+            hazards.append(
+                .init(
+                    id: "feature-missing", feature: f,
+                    detail: "the guest model \(g) has \(describe(feature: f)), which the destination \(d) lacks"))
         }
         for rule in rules.widths {
-            guard let gw = guest.width(rule.property), let dw = destination.width(rule.property), gw > dw else { continue }
-            hazards.append(.init(
-                id: rule.id, property: rule.property,
-                detail: "the guest model \(g) has \(rule.property) \(gw) but the destination \(d) has only \(dw)"))
+            guard let gw = guest.width(rule.property), let dw = destination.width(rule.property), gw > dw else {
+                continue
+            }
+            hazards.append(
+                .init(
+                    id: rule.id, property: rule.property,
+                    detail: "the guest model \(g) has \(rule.property) \(gw) but the destination \(d) has only \(dw)"))
         }
         for cap in guest.vmx.missing(from: destination.vmx) {
-            hazards.append(.init(
-                id: "vmx-capability", property: cap,
-                detail: "the guest model \(g) offers VMX capability \(cap) to a nested hypervisor; the destination \(d) lacks it"))
+            hazards.append(
+                .init(
+                    id: "vmx-capability", property: cap,
+                    detail:
+                        "the guest model \(g) offers VMX capability \(cap) to a nested hypervisor; the destination \(d) lacks it"
+                ))
         }
 
         let wide = rules.wideLinearFeature.value
@@ -147,10 +156,14 @@ public struct MigrationChecker: Sendable {
             if !unchecked.isEmpty {
                 let names = unchecked.map(\.stateKey).joined(separator: ", ")
                 let sourceWidth = rules.staticLinearWidth(hasWideFeature: true)
-                var detail = "the source \(source.name) has \(wide) and the destination \(d) does not: registers with static "
+                var detail =
+                    "the source \(source.name) has \(wide) and the destination \(d) does not: registers with static "
                     + "canonical checks (\(names)) may hold \(sourceWidth)-bit-canonical values whatever the guest model "
                     + "and CR4 say, and the destination accepts only \(width)-bit-canonical ones"
-                if state != nil { detail += "; the state does not include \(unchecked.count == 1 ? "this register" : "these registers")" }
+                if state != nil {
+                    detail +=
+                        "; the state does not include \(unchecked.count == 1 ? "this register" : "these registers")"
+                }
                 warnings.append(.init(id: "la57-canonical-leak", feature: wide, detail: detail))
             }
         }
@@ -172,10 +185,12 @@ public struct MigrationChecker: Sendable {
             case .refused:
                 detail += ": restoring it (KVM_SET_MSRS, KVM_SET_SREGS or VM entry) would be refused"
             case .truncated:
-                detail += ": it would be silently truncated to \(hex(Canonical.signExtend(v, width: w))) "
+                detail +=
+                    ": it would be silently truncated to \(hex(Canonical.signExtend(v, width: w))) "
                     + "(sign-extended from bit \(w - 1)) rather than refused, corrupting the guest's state"
             }
-            out.append(.init(id: "noncanonical-state", register: r.stateKey, value: hex(v), field: r.name, detail: detail))
+            out.append(
+                .init(id: "noncanonical-state", register: r.stateKey, value: hex(v), field: r.name, detail: detail))
         }
         for gated in rules.gatedRegisters {
             guard let reg = specs.register(gated.value) else { continue }
@@ -187,11 +202,15 @@ public struct MigrationChecker: Sendable {
                     if !destination.has(req) { lacking.append("the destination \(d)") }
                     if !guest.has(req) { lacking.append("the guest model \(guest.name)") }
                     guard !lacking.isEmpty else { continue }
-                    let who = lacking.count == 1 ? "\(lacking[0]) lacks" : "neither \(lacking.joined(separator: " nor ")) has"
-                    out.append(.init(
-                        id: "\(reg.name.lowercased())-bit", feature: req, register: key, value: hex(v), field: field.name,
-                        detail: "\(reg.name).\(field.name) (bit \(field.bits)) is set, but \(who) \(describe(feature: req)), "
-                            + "so the destination cannot restore it"))
+                    let who =
+                        lacking.count == 1 ? "\(lacking[0]) lacks" : "neither \(lacking.joined(separator: " nor ")) has"
+                    out.append(
+                        .init(
+                            id: "\(reg.name.lowercased())-bit", feature: req, register: key, value: hex(v),
+                            field: field.name,
+                            detail:
+                                "\(reg.name).\(field.name) (bit \(field.bits)) is set, but \(who) \(describe(feature: req)), "
+                                + "so the destination cannot restore it"))
                 }
             }
         }

@@ -45,19 +45,23 @@ public struct ModelComparison: Sendable, Equatable {
     }
 
     /// True when a guest of this model can run on the host.
-    public var fits: Bool { missingFeatures.isEmpty && widthShortfalls.isEmpty && missingVMX.isEmpty && !vendorMismatch }
+    public var fits: Bool {
+        missingFeatures.isEmpty && widthShortfalls.isEmpty && missingVMX.isEmpty && !vendorMismatch
+    }
 
     /// The human report: a verdict line, then one line per difference.
     public var text: String {
         var lines = ["\(guest.name) \(fits ? "fits" : "does not fit") on \(host.name)"]
         if vendorMismatch { lines.append("  vendor: \(guest.name) is \(guest.vendor), \(host.name) is \(host.vendor)") }
         if !missingFeatures.isEmpty {
-            lines.append("  features \(guest.name) has and \(host.name) lacks (\(missingFeatures.count)): "
-                + missingFeatures.joined(separator: " "))
+            lines.append(
+                "  features \(guest.name) has and \(host.name) lacks (\(missingFeatures.count)): "
+                    + missingFeatures.joined(separator: " "))
         }
         for w in widthShortfalls { lines.append("  \(w.key): \(guest.name) \(w.guest) > \(host.name) \(w.host)") }
         if !missingVMX.isEmpty {
-            lines.append("  VMX capabilities \(guest.name) has and \(host.name) lacks: " + missingVMX.joined(separator: " "))
+            lines.append(
+                "  VMX capabilities \(guest.name) has and \(host.name) lacks: " + missingVMX.joined(separator: " "))
         }
         return lines.joined(separator: "\n")
     }
@@ -68,9 +72,13 @@ public struct ModelComparison: Sendable, Equatable {
             ("guest", .string(guest.name)), ("host", .string(host.name)), ("fits", .bool(fits)),
             ("vendor-mismatch", .bool(vendorMismatch)),
             ("missing-features", .array(missingFeatures.map(JSONValue.string))),
-            ("widths", .array(widthShortfalls.map {
-                .object([("width", .string($0.key)), ("guest", .int($0.guest)), ("host", .int($0.host))])
-            })),
+            (
+                "widths",
+                .array(
+                    widthShortfalls.map {
+                        .object([("width", .string($0.key)), ("guest", .int($0.guest)), ("host", .int($0.host))])
+                    })
+            ),
             ("missing-vmx", .array(missingVMX.map(JSONValue.string))),
         ])
     }

@@ -50,8 +50,9 @@ enum QEMUNames {
         "avx512_vbmi2": "avx512vbmi2", "avx512_vnni": "avx512vnni", "avx512_bitalg": "avx512bitalg",
         "tsxldtrk": "tsx-ldtrk", "sgx_lc": "sgxlc",
     ]
-    /// Features QEMU has no property for: OSPKE mirrors the guest's CR4.PKE, and QEMU names no
-    /// bit for the CET features in the version read.
+    /// Features left out: OSPKE mirrors the guest's CR4.PKE and QEMU has no property for it; QEMU
+    /// names `shstk` and `ibt` only since its CET support (2025 patches), and an unknown property
+    /// stops QEMU from starting, so they are left out rather than risked.
     static let unsupported: Set<String> = ["ospke", "shstk", "ibt"]
     /// CPU-model VMX capability (``SpecParser/VMXCapabilities/names``) → QEMU property
     /// (`feature_word_info[FEAT_VMX_EPT_VPID_CAPS]`; `vmx-ept-uc`/`vmx-ept-wb` since QEMU 8.2).

@@ -36,7 +36,10 @@ public struct SpecLoader: Sendable {
             }
             if isDirectory.boolValue {
                 var found: [String] = []
-                if let e = fm.enumerator(atPath: path) {
+                // Enumerate through a symlink to a directory (Sources/GeneratedMMU/specs is one) but
+                // report paths as the user wrote them.
+                let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+                if let e = fm.enumerator(atPath: real) {
                     while let rel = e.nextObject() as? String {
                         if rel.hasSuffix(".yaml") || rel.hasSuffix(".yml") {
                             found.append(path.hasSuffix("/") ? path + rel : path + "/" + rel)

@@ -23,6 +23,26 @@ public struct WalkCase {
         var message: String
     }
 
+    /// Creates a case directly (for generators).
+    public init(
+        id: String?, maxPhysicalAddressBits: Int, features: Set<String>, registers: [String: UInt64],
+        ept: (eptp: UInt64, modeBasedExecute: Bool)?, memory: [UInt64: UInt64], address: UInt64, guestPhysical: Bool,
+        kind: String, cpl: Int, implicit: Bool, user: Bool
+    ) {
+        self.id = id
+        self.maxPhysicalAddressBits = maxPhysicalAddressBits
+        self.features = features
+        self.registers = registers
+        self.ept = ept
+        self.memory = memory
+        self.address = address
+        self.guestPhysical = guestPhysical
+        self.kind = kind
+        self.cpl = cpl
+        self.implicit = implicit
+        self.user = user
+    }
+
     public static let requiredRegisters = ["cr0", "cr3", "cr4", "efer"]
     public static let optionalRegisters = ["rflags", "pkru", "ia32_pkrs"]
 

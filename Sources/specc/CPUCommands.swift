@@ -44,8 +44,9 @@ struct CPUList: ParsableCommand {
         let width = (s.cpuModels.map(\.name.count).max() ?? 0) + 2
         for m in s.cpuModels {
             let name = m.name.padding(toLength: width, withPad: " ", startingAt: 0)
-            print("\(name)maxphyaddr \(m.maxPhysicalAddressBits.value)  linear-address-bits \(m.linearAddressBits.value)  "
-                + "features \(m.features.count)  \(m.location.file)")
+            print(
+                "\(name)maxphyaddr \(m.maxPhysicalAddressBits.value)  linear-address-bits \(m.linearAddressBits.value)  "
+                    + "features \(m.features.count)  \(m.location.file)")
         }
     }
 }
@@ -83,7 +84,8 @@ struct CPUShow: ParsableCommand {
         let v = m.vmx
         let vmxRows: [(String, String)] = [
             ("ept-page-walk-lengths", "[\(v.eptPageWalkLengths.map(String.init).joined(separator: ", "))]"),
-            ("ept-execute-only", "\(v.executeOnly)"), ("ept-2m-pages", "\(v.pages2M)"), ("ept-1g-pages", "\(v.pages1G)"),
+            ("ept-execute-only", "\(v.executeOnly)"), ("ept-2m-pages", "\(v.pages2M)"),
+            ("ept-1g-pages", "\(v.pages1G)"),
             ("ept-accessed-dirty", "\(v.accessedDirty)"), ("ept-advanced-exit-info", "\(v.advancedExitInfo)"),
             ("mode-based-execute", "\(v.modeBasedExecute)"),
             ("ept-memory-types", "[\(v.memoryTypes.joined(separator: ", "))]"),
@@ -93,7 +95,9 @@ struct CPUShow: ParsableCommand {
         }
         let width = min((rows.map(\.0.count).max() ?? 0) + 2, 72)
         for (text, at) in rows {
-            print(at.isEmpty ? text : text.padding(toLength: max(width, text.count + 2), withPad: " ", startingAt: 0) + at)
+            print(
+                at.isEmpty ? text : text.padding(toLength: max(width, text.count + 2), withPad: " ", startingAt: 0) + at
+            )
         }
     }
 }
@@ -102,7 +106,8 @@ struct CPUShow: ParsableCommand {
 struct CPUCompare: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
-        abstract: "Can a guest of model GUEST run on HOST? Prints what GUEST has that HOST lacks; exit 0 fits, 1 does not.")
+        abstract:
+            "Can a guest of model GUEST run on HOST? Prints what GUEST has that HOST lacks; exit 0 fits, 1 does not.")
     @OptionGroup var specs: SpecPathOptions
     @Argument(help: "The guest's model.") var guest: String
     @Argument(help: "The host's model.") var host: String
@@ -121,7 +126,9 @@ struct CPUCompare: ParsableCommand {
 struct CPUBaseline: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "baseline",
-        abstract: "Print, as a cpu-model spec, the largest model that every named model can run, and the nearest named model.")
+        abstract:
+            "Print, as a cpu-model spec, the largest model that every named model can run, and the nearest named model."
+    )
     @OptionGroup var specs: SpecPathOptions
     @Argument(help: "The models.") var models: [String]
     @Option(help: "Name of the baseline model.") var name: String = "Baseline"
@@ -132,6 +139,9 @@ struct CPUBaseline: ParsableCommand {
             guard !models.isEmpty else { throw InputError("name at least one CPU model") }
             let inputs = try models.map { CPUModelDescription(try s.requireCPUModel($0)) }
             return try Baseline(of: inputs, name: name, candidates: s.cpuModels.map(CPUModelDescription.init))
+        }
+        if s.cpuModel(name) != nil {
+            printError("note: specs/ already define a model called \(name); saving this next to it would duplicate the name")
         }
         print(b.yaml, terminator: "")
     }
@@ -147,14 +157,17 @@ struct CPUProbe: ParsableCommand {
     func run() throws {
         let s = try specs.load()
         let m = try reportingInputErrors { try CPUIDProbe.model(specs: s, name: name) }
-        print(CPUModelYAML.render(
-            m,
-            comments: ["This machine's CPU, read by `specc cpu probe` with the CPUID instruction: the features of",
-                       "specs/cpuid/features.yaml whose bit is set, and the widths of CPUID leaf 0x80000008."],
-            vmxComments: [
-                "VMX capabilities are MSRs (IA32_VMX_EPT_VPID_CAP, secondary controls) that user space cannot",
-                "read, so the probe reports none.",
-            ]), terminator: "")
+        print(
+            CPUModelYAML.render(
+                m,
+                comments: [
+                    "This machine's CPU, read by `specc cpu probe` with the CPUID instruction: the features of",
+                    "specs/cpuid/features.yaml whose bit is set, and the widths of CPUID leaf 0x80000008.",
+                ],
+                vmxComments: [
+                    "VMX capabilities are MSRs (IA32_VMX_EPT_VPID_CAP, secondary controls) that user space cannot",
+                    "read, so the probe reports none.",
+                ]), terminator: "")
     }
 }
 
@@ -177,7 +190,9 @@ struct CPUExport: ParsableCommand {
         case .qemu:
             let (option, omitted) = QEMUCPUOption.export(m)
             print(option)
-            if !omitted.isEmpty { printError("note: QEMU has no property for: \(omitted.joined(separator: ", ")); left out") }
+            if !omitted.isEmpty {
+                printError("note: QEMU has no property for: \(omitted.joined(separator: ", ")); left out")
+            }
         }
     }
 }
@@ -209,16 +224,19 @@ struct CPUImport: ParsableCommand {
             }
             let data = try LibvirtCPUData.parse(text, file: file)
             let base = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
-            let modelName = name ?? (base.hasPrefix("x86_64-cpuid-") ? String(base.dropFirst("x86_64-cpuid-".count)) : base)
+            let modelName =
+                name ?? (base.hasPrefix("x86_64-cpuid-") ? String(base.dropFirst("x86_64-cpuid-".count)) : base)
             let m = try CPUIDDecoder(specs: s).model(
                 data, name: modelName, title: data.label ?? modelName, source: source ?? file)
             var command = "specc cpu import \(URL(fileURLWithPath: file).lastPathComponent)"
             if let name { command += " --name \(name)" }
             return CPUModelYAML.render(
                 m,
-                comments: ["Generated by `\(command)`:",
-                           "the features of specs/cpuid/features.yaml whose CPUID bit is set in the dump, and the",
-                           "widths of its leaf 0x80000008."],
+                comments: [
+                    "Generated by `\(command)`:",
+                    "the features of specs/cpuid/features.yaml whose CPUID bit is set in the dump, and the",
+                    "widths of its leaf 0x80000008.",
+                ],
                 vmxComments: Self.vmxNote)
         }
         print(yaml, terminator: "")

@@ -24,7 +24,8 @@ struct MigrateCheck: ParsableCommand {
     @Option(help: "The destination host's model (required).") var to: String?
     @Option(help: "A JSON object of guest register values as hex strings.") var state: String?
     @Option(help: "Output format: text or json.") var format: String = "text"
-    @Option(name: .customLong("specs"), help: "Spec files or directories (default: specs/).") var specPaths: [String] = []
+    @Option(name: .customLong("specs"), help: "Spec files or directories (default: specs/).") var specPaths: [String] =
+        []
 
     func run() throws {
         let specs: SpecSet
@@ -41,7 +42,8 @@ struct MigrateCheck: ParsableCommand {
             _ = output
             let missing = [("--guest-cpu", guestCPU), ("--from", from), ("--to", to)].filter { $0.1 == nil }.map(\.0)
             guard missing.isEmpty, let guestCPU, let from, let to else {
-                throw InputError("missing \(missing.joined(separator: ", ")): name the guest's model and both hosts' models")
+                throw InputError(
+                    "missing \(missing.joined(separator: ", ")): name the guest's model and both hosts' models")
             }
             let guest = CPUModelDescription(try specs.requireCPUModel(guestCPU))
             let source = CPUModelDescription(try specs.requireCPUModel(from))
@@ -60,7 +62,8 @@ struct MigrateCheck: ParsableCommand {
                     throw InputError("state file \(state): \(e.message)")
                 }
             }
-            return try MigrationChecker(specs: specs).check(guest: guest, from: source, to: destination, state: snapshot)
+            return try MigrationChecker(specs: specs).check(
+                guest: guest, from: source, to: destination, state: snapshot)
         }
         print(format == "json" ? report.json.compact : report.text)
         if !report.migratable { throw ExitCode(1) }

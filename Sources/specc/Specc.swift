@@ -11,7 +11,7 @@ struct Specc: ParsableCommand {
         abstract: "A declarative hardware-spec compiler: x86 paging, EPT, CPU models and migration checks from YAML.",
         subcommands: [
             CheckCommand.self, SchemaCommand.self, GenerateCommand.self, WalkCommand.self, CPUCommand.self,
-            MigrateCommand.self,
+            MigrateCommand.self, ConformanceCommand.self,
         ]
     )
 }

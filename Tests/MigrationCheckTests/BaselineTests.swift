@@ -64,14 +64,16 @@ import Testing
 
     @Test func compareListsWhatTheGuestHasAndTheHostLacks() throws {
         let specs = try realSpecs()
-        let c = ModelComparison(guest: try model("Icelake-Server", in: specs), host: try model("Cascadelake-Server", in: specs))
+        let c = ModelComparison(
+            guest: try model("Icelake-Server", in: specs), host: try model("Cascadelake-Server", in: specs))
         #expect(!c.fits)
         #expect(c.missingFeatures.contains("la57"))
         #expect(c.widthShortfalls.map(\.key) == ["maxphyaddr", "linear-address-bits"])
         #expect(c.widthShortfalls.map(\.guest) == [52, 57] && c.widthShortfalls.map(\.host) == [46, 48])
         #expect(c.missingVMX == ["ept-page-walk-5"])
         #expect(c.text.contains("maxphyaddr: Icelake-Server 52 > Cascadelake-Server 46"))
-        let same = ModelComparison(guest: try model("GraniteRapids", in: specs), host: try model("GraniteRapids", in: specs))
+        let same = ModelComparison(
+            guest: try model("GraniteRapids", in: specs), host: try model("GraniteRapids", in: specs))
         #expect(same.fits && same.missingFeatures.isEmpty)
     }
 

@@ -57,7 +57,8 @@ import Testing
     func specFilesAreReproducibleFromTheDumps(file: String, name: String) throws {
         let specs = try realSpecs()
         let url = Paths.dumps.appendingPathComponent(file)
-        let text = try #require(try? String(contentsOf: url, encoding: .utf8), "cannot read \(url.path) (shared/data/cpuid)")
+        let text = try #require(
+            try? String(contentsOf: url, encoding: .utf8), "cannot read \(url.path) (shared/data/cpuid)")
         let data = try LibvirtCPUData.parse(text, file: file)
         let imported = try CPUIDDecoder(specs: specs).model(data, name: name, title: "", source: "")
         let spec = try model(name, in: specs)
@@ -65,7 +66,7 @@ import Testing
         #expect(imported.maxPhysicalAddressBits == spec.maxPhysicalAddressBits)
         #expect(imported.linearAddressBits == spec.linearAddressBits)
         #expect(imported.vendor == spec.vendor)
-        #expect([imported.family, imported.model, imported.stepping] == [spec.family, spec.model, spec.stepping])
+        #expect(imported.family == spec.family && imported.model == spec.model && imported.stepping == spec.stepping)
     }
 
     @Test func exitReasonsCoverTheReferenceTable() throws {
@@ -84,10 +85,11 @@ import Testing
     @Test func migrationRulesNameRealRegisters() throws {
         let specs = try realSpecs()
         let mig = try #require(specs.migration)
-        #expect(mig.stateKeys.sorted() == [
-            "cr0", "cr3", "cr4", "cstar", "ds_area", "efer", "fs_base", "gdtr_base", "gs_base", "idtr_base",
-            "kernel_gs_base", "ldtr_base", "lstar", "pkru", "sysenter_eip", "sysenter_esp", "tr_base", "xcr0",
-        ])
+        #expect(
+            mig.stateKeys.sorted() == [
+                "cr0", "cr3", "cr4", "cstar", "ds_area", "efer", "fs_base", "gdtr_base", "gs_base", "idtr_base",
+                "kernel_gs_base", "ldtr_base", "lstar", "pkru", "sysenter_eip", "sysenter_esp", "tr_base", "xcr0",
+            ])
         for r in mig.canonicalRegisters {
             #expect(specs.register(r.name)?.width == 64, "\(r.name)")
             #expect(r.width == .static)
@@ -115,18 +117,15 @@ import Testing
               narrow-linear-bits: 48
               wide-linear-bits: 57
             """
-        var sources: [(String, [UInt8])] = []
-        var ignored = DiagnosticCollector()
-        let files = SpecLoader.specFiles(in: [Paths.specs.path], diagnostics: &ignored)
-        for file in files where !file.hasSuffix("migration.yaml") {
-            sources.append((file, [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))))
-        }
-        sources.append(("bad/migration.yaml", Array(bad.utf8)))
-        let result = SpecLoader().load(sources: sources)
+        let result = try loadSpecs(adding: "bad/migration.yaml", bad, replacing: "hazards/migration.yaml")
         #expect(result.specs == nil)
         let errors = result.diagnostics.filter { $0.severity == .error }.map(\.headline)
-        #expect(errors.contains { $0.hasPrefix("bad/migration.yaml:3:5: error:") && $0.contains("IA32_FS_BASEX") && $0.contains("did you mean 'IA32_FS_BASE'") },
-                "\(errors)")
+        #expect(
+            errors.contains {
+                $0.hasPrefix("bad/migration.yaml:3:5: error:") && $0.contains("IA32_FS_BASEX")
+                    && $0.contains("did you mean 'IA32_FS_BASE'")
+            },
+            "\(errors)")
         #expect(errors.contains { $0.hasPrefix("bad/migration.yaml:6:24: error:") && $0.contains("la58") }, "\(errors)")
     }
 }

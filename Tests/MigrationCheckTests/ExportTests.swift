@@ -9,15 +9,17 @@ import Testing
     func golden(_ name: String, _ actual: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) {
         let url = Paths.fixture("Golden/\(name)")
         guard let expected = try? String(contentsOf: url, encoding: .utf8) else {
-            Issue.record("missing golden file \(url.path); if this output is right, check it in:\n\(actual)",
-                         sourceLocation: sourceLocation)
+            Issue.record(
+                "missing golden file \(url.path); if this output is right, check it in:\n\(actual)",
+                sourceLocation: sourceLocation)
             return
         }
         if expected != actual {
             let e = expected.split(separator: "\n", omittingEmptySubsequences: false)
             let a = actual.split(separator: "\n", omittingEmptySubsequences: false)
-            let line = zip(e, a).firstIndex { $0 != $1 } ?? min(e.count, a.count)
-            Issue.record("""
+            let line = Array(zip(e, a)).firstIndex { $0.0 != $0.1 } ?? min(e.count, a.count)
+            Issue.record(
+                """
                 \(name) differs from the golden file at line \(line + 1):
                   expected: \(line < e.count ? String(e[line]) : "<end>")
                   actual:   \(line < a.count ? String(a[line]) : "<end>")
@@ -35,7 +37,9 @@ import Testing
     func qemuOption(name: String) throws {
         let specs = try realSpecs()
         let (option, omitted) = QEMUCPUOption.export(try model(name, in: specs))
-        golden("\(name).qemu.txt", option + "\n" + (omitted.isEmpty ? "" : "# omitted: \(omitted.joined(separator: " "))\n"))
+        golden(
+            "\(name).qemu.txt",
+            option + "\n" + (omitted.isEmpty ? "" : "# omitted: \(omitted.joined(separator: " "))\n"))
     }
 
     /// The bitmaps have the shape Firecracker's schema asks for, and say what the model says.

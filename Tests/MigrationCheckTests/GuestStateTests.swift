@@ -18,7 +18,8 @@ import Testing
     }
 
     @Test func acceptsEveryKeyOfTheSpecInHex() throws {
-        let state = try parse(#"{"fs_base": "0xFF4547CEB1600000", "cr4": "3506f0", "pkru": "0x5555_5554", "cr0": "0x0"}"#)
+        let state = try parse(
+            #"{"fs_base": "0xFF4547CEB1600000", "cr4": "3506f0", "pkru": "0x5555_5554", "cr0": "0x0"}"#)
         #expect(state.values == ["fs_base": 0xff45_47ce_b160_0000, "cr4": 0x3506f0, "pkru": 0x5555_5554, "cr0": 0])
         #expect(try parse("{}").values.isEmpty)
     }
@@ -30,8 +31,10 @@ import Testing
 
     @Test(arguments: [
         (#"{"fs_base": 4096}"#, "fs_base"), (#"{"cr4": "0xzz"}"#, "malformed value \"0xzz\""),
-        (#"{"lstar": ""}"#, "lstar"), (#"{"lstar": "0x"}"#, "lstar"), (#"{"gs_base": "0x1_0000_0000_0000_0000"}"#, "gs_base"),
-        (#"{"pkru": "0x100000000"}"#, "32-bit register PKRU"), (#"{"efer": null}"#, "null"), (#"{"efer": ["0x1"]}"#, "array"),
+        (#"{"lstar": ""}"#, "lstar"), (#"{"lstar": "0x"}"#, "lstar"),
+        (#"{"gs_base": "0x1_0000_0000_0000_0000"}"#, "gs_base"),
+        (#"{"pkru": "0x100000000"}"#, "32-bit register PKRU"), (#"{"efer": null}"#, "null"),
+        (#"{"efer": ["0x1"]}"#, "array"),
         (#"["0x1"]"#, "JSON object"), (#""0x1""#, "JSON object"), (#"{"fs_base": "0x1""#, "not valid JSON"),
         ("", "not valid JSON"),
     ])

@@ -13,11 +13,14 @@ import Testing
         #expect(data.msrs[0x10a] == 0x2b)
         let m = try CPUIDDecoder(specs: specs).model(data, name: "Tiny", title: data.label ?? "", source: "fixture")
         #expect(m.vendor == "GenuineIntel")
-        #expect([m.family, m.model, m.stepping] == [6, 0x6A, 6])
+        #expect(m.family == 6 && m.model == 0x6A && m.stepping == 6)
         #expect(m.maxPhysicalAddressBits == 48 && m.linearAddressBits == 57)
         // Leaf 0xD is above the maximum basic leaf (7), so its XSAVE bits do not count, and leaf
         // 0xC0000000 is in no range the specs describe.
-        #expect(m.features == ["fpu", "fsgsbase", "la57", "lm", "nx", "pae", "pcid", "pku", "pni", "smep", "sse", "sse2", "xsave"])
+        #expect(
+            m.features == [
+                "fpu", "fsgsbase", "la57", "lm", "nx", "pae", "pcid", "pku", "pni", "smep", "sse", "sse2", "xsave",
+            ])
         // The YAML round-trips through the spec loader.
         let yaml = CPUModelYAML.render(m, comments: ["test"])
         let loaded = try #require(try loadSpecs(adding: "tmp/Tiny.yaml", yaml).specs)
@@ -25,13 +28,22 @@ import Testing
     }
 
     @Test(arguments: [
-        ("<cpudata arch='x86'>\n<cpuid eax_in='0x1' ecx_in='0x0' eax='0x1' ebx='0x0' ecx='0x0'/>\n</cpudata>", "t.xml:2: missing attribute 'edx'"),
-        ("<cpudata arch='x86'>\n<cpuid eax_in='0x1' ecx_in='0x0' eax='0xg' ebx='0' ecx='0' edx='0'/></cpudata>", "t.xml:2: attribute eax='0xg'"),
+        (
+            "<cpudata arch='x86'>\n<cpuid eax_in='0x1' ecx_in='0x0' eax='0x1' ebx='0x0' ecx='0x0'/>\n</cpudata>",
+            "t.xml:2: missing attribute 'edx'"
+        ),
+        (
+            "<cpudata arch='x86'>\n<cpuid eax_in='0x1' ecx_in='0x0' eax='0xg' ebx='0' ecx='0' edx='0'/></cpudata>",
+            "t.xml:2: attribute eax='0xg'"
+        ),
         ("<cpudata arch='arm'></cpudata>", "not x86"),
         ("<cpu></cpu>", "root element must be <cpudata"),
         ("<cpudata arch='x86'>\n<cpuid eax_in='0x1' ecx_in='0x0' eax='0' ebx='0' ecx='0' edx='0'/>", "never closed"),
         ("<cpudata arch='x86'></cpudata>", "no <cpuid> elements"),
-        ("<cpudata arch='x86'>\n<cpuid eax_in='0x1' ecx_in='0x0' eax='0' ebx='0' ecx='0' edx='0'/>\n<cpuid eax_in='0x1' ecx_in='0x0' eax='0' ebx='0' ecx='0' edx='0'/></cpudata>", "t.xml:3: leaf 0x1 subleaf 0x0 is recorded twice"),
+        (
+            "<cpudata arch='x86'>\n<cpuid eax_in='0x1' ecx_in='0x0' eax='0' ebx='0' ecx='0' edx='0'/>\n<cpuid eax_in='0x1' ecx_in='0x0' eax='0' ebx='0' ecx='0' edx='0'/></cpudata>",
+            "t.xml:3: leaf 0x1 subleaf 0x0 is recorded twice"
+        ),
         ("<cpudata arch='x86'><foo/></cpudata>", "unknown element <foo>"),
         ("hello", "unexpected text"),
         ("<!-- unterminated", "comment is never closed"),
@@ -49,13 +61,16 @@ import Testing
 
     @Test func dumpWithoutAddressWidthsIsAnInputError() throws {
         let specs = try realSpecs()
-        let data = try LibvirtCPUData.parse("""
+        let data = try LibvirtCPUData.parse(
+            """
             <cpudata arch='x86'>
               <cpuid eax_in='0x00000000' ecx_in='0x00' eax='0x00000001' ebx='0x756e6547' ecx='0x6c65746e' edx='0x49656e69'/>
               <cpuid eax_in='0x00000001' ecx_in='0x00' eax='0x000606a6' ebx='0' ecx='0' edx='0'/>
             </cpudata>
             """, file: "t.xml")
-        #expect(throws: InputError.self) { _ = try CPUIDDecoder(specs: specs).model(data, name: "X", title: "", source: "") }
+        #expect(throws: InputError.self) {
+            _ = try CPUIDDecoder(specs: specs).model(data, name: "X", title: "", source: "")
+        }
     }
 
     /// On an x86 machine the probe yields a model the specs accept; elsewhere it is an input error.

@@ -8,7 +8,9 @@ import Testing
     func check(_ guest: String, _ from: String, _ to: String, state: String? = nil, specs: SpecSet) throws
         -> MigrationReport
     {
-        let snapshot = try state.map { try GuestState.parse(Data(contentsOf: Paths.fixture("state/\($0)")), specs: specs) }
+        let snapshot = try state.map {
+            try GuestState.parse(Data(contentsOf: Paths.fixture("state/\($0)")), specs: specs)
+        }
         return try MigrationChecker(specs: specs).check(
             guest: model(guest, in: specs), from: model(from, in: specs), to: model(to, in: specs), state: snapshot)
     }
@@ -66,7 +68,7 @@ import Testing
     /// 57-bit-canonical values in static registers become hazards; SYSENTER_EIP is truncated, not refused.
     @Test func stateWithFiftySevenBitCanonicalValues() throws {
         let specs = try realSpecs()
-        let r = try check("Cascadelake-Server", "Icelake-Server", "Cascadelake-Server", state: "leak.json", specs: specs)
+        let r = try check("Skylake-Server", "Icelake-Server", "Cascadelake-Server", state: "leak.json", specs: specs)
         #expect(!r.migratable)
         let bad = r.hazards.filter { $0.id == "noncanonical-state" }
         #expect(bad.compactMap(\.register) == ["fs_base", "kernel_gs_base", "lstar", "sysenter_eip", "gdtr_base"])
@@ -82,7 +84,7 @@ import Testing
         // Every static register is in the state, so nothing is left to warn about.
         #expect(r.warnings.isEmpty)
         // The same state on a 57-bit destination is fine.
-        let wide = try check("Cascadelake-Server", "Icelake-Server", "SapphireRapids", state: "leak.json", specs: specs)
+        let wide = try check("Skylake-Server", "Icelake-Server", "Icelake-Server", state: "leak.json", specs: specs)
         #expect(wide.hazards.isEmpty && wide.warnings.isEmpty)
     }
 
@@ -101,7 +103,7 @@ import Testing
     /// CR4.LA57, CR4.PKE, CR4.FSGSBASE and XCR0.PKRU need features the destination lacks.
     @Test func gatedBitsNeedTheDestinationsFeatures() throws {
         let specs = try fixtureSpecs()
-        let r = try check("Cascadelake-Server", "Cascadelake-Server", "Test-NoPKU", state: "cr4-gated.json", specs: specs)
+        let r = try check("Skylake-Server", "Skylake-Server", "Test-NoPKU", state: "cr4-gated.json", specs: specs)
         #expect(!r.migratable)
         let cr4 = r.hazards.filter { $0.id == "cr4-bit" }
         #expect(cr4.compactMap(\.field) == ["LA57", "FSGSBASE", "PKE"])
@@ -116,14 +118,40 @@ import Testing
         #expect(xcr0.compactMap(\.field) == ["PKRU"])
         #expect(!r.hazards.contains { $0.id == "efer-bit" }, "EFER.NXE needs nx, which Test-NoPKU has")
         // The guest model has fsgsbase and pku, which the fixture lacks.
-        #expect(Set(r.hazards.filter { $0.id == "feature-missing" }.compactMap(\.feature)) == ["fsgsbase", "ospke", "pku"])
+        #expect(
+            Set(r.hazards.filter { $0.id == "feature-missing" }.compactMap(\.feature)) == ["fsgsbase", "ospke", "pku"])
+    }
+
+    /// A register declared `width: paging` is checked against the state's own CR4.LA57.
+    @Test func pagingWidthFollowsTheStatesCR4() throws {
+        let text = try String(contentsOf: Paths.specs.appendingPathComponent("hazards/migration.yaml"), encoding: .utf8)
+        let paging = text.replacingOccurrences(
+            of: "fs_base:        {register: IA32_FS_BASE, width: static,",
+            with: "fs_base: {register: IA32_FS_BASE, width: paging,")
+        #expect(paging != text)
+        let specs = try #require(
+            try loadSpecs(adding: "paging/migration.yaml", paging, replacing: "hazards/migration.yaml").specs)
+        let checker = try MigrationChecker(specs: specs)
+        let ice = try model("Icelake-Server", in: specs)
+        func hazards(_ json: String) throws -> [String] {
+            let state = try GuestState.parse(Data(json.utf8), specs: specs)
+            return checker.check(guest: ice, from: ice, to: ice, state: state).hazards.compactMap(\.register)
+        }
+        // 57-bit canonical: fine with CR4.LA57 set (bit 12), not without.
+        #expect(try hazards(#"{"fs_base": "0xff4547ceb1600000", "cr4": "0x1020"}"#) == [])
+        #expect(try hazards(#"{"fs_base": "0xff4547ceb1600000", "cr4": "0x20"}"#) == ["fs_base"])
+        // The static registers keep the host's width either way.
+        #expect(try hazards(#"{"gs_base": "0xff4547ceb1600000", "cr4": "0x20"}"#) == [])
     }
 
     @Test func jsonFollowsTheContract() throws {
         let specs = try realSpecs()
-        let r = try check("Cascadelake-Server", "Icelake-Server", "Cascadelake-Server", state: "leak.json", specs: specs)
+        let r = try check("Skylake-Server", "Icelake-Server", "Cascadelake-Server", state: "leak.json", specs: specs)
         let json = r.json.compact
-        #expect(json.hasPrefix(#"{"migratable":false,"hazards":[{"id":"noncanonical-state","register":"fs_base","value":"0xff4547ceb1600000""#))
+        #expect(
+            json.hasPrefix(
+                #"{"migratable":false,"hazards":[{"id":"noncanonical-state","register":"fs_base","value":"0xff4547ceb1600000""#
+            ))
         let parsed = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         #expect(parsed["migratable"] as? Bool == false)
         let hazards = try #require(parsed["hazards"] as? [[String: Any]])
@@ -143,9 +171,11 @@ import Testing
         #expect(r.hazards.map(\.id) == ["vendor-mismatch"])
     }
 
-    @Test(arguments: [(0xffff_8000_0000_0000 as UInt64, 48, true), (0x0000_7fff_ffff_ffff, 48, true),
-                      (0x0000_8000_0000_0000, 48, false), (0xff45_47ce_b160_0000, 48, false),
-                      (0xff45_47ce_b160_0000, 57, true), (0x0100_0000_0000_0000, 57, false), (0, 48, true)])
+    @Test(arguments: [
+        (0xffff_8000_0000_0000 as UInt64, 48, true), (0x0000_7fff_ffff_ffff, 48, true),
+        (0x0000_8000_0000_0000, 48, false), (0xff45_47ce_b160_0000, 48, false),
+        (0xff45_47ce_b160_0000, 57, true), (0x0100_0000_0000_0000, 57, false), (0, 48, true),
+    ])
     func canonicalAddresses(value: UInt64, width: Int, canonical: Bool) {
         #expect(Canonical.isCanonical(value, width: width) == canonical)
         #expect(Canonical.isCanonical(Canonical.signExtend(value, width: width), width: width))

@@ -43,11 +43,13 @@ func model(_ name: String, in specs: SpecSet) throws -> CPUModelDescription {
 /// The five models the contract requires.
 let contractModels = ["Skylake-Server", "Cascadelake-Server", "Icelake-Server", "SapphireRapids", "GraniteRapids"]
 
-/// The real specs plus one extra in-memory file, as the spec loader reads them.
-func loadSpecs(adding file: String, _ text: String) throws -> SpecLoader.Result {
+/// The real specs plus one extra in-memory file, as the spec loader reads them; a real file whose
+/// path ends with `replacing` is left out.
+func loadSpecs(adding file: String, _ text: String, replacing: String? = nil) throws -> SpecLoader.Result {
     var sources: [(String, [UInt8])] = []
     var ignored = DiagnosticCollector()
     for path in SpecLoader.specFiles(in: [Paths.specs.path], diagnostics: &ignored) {
+        if let replacing, path.hasSuffix(replacing) { continue }
         sources.append((path, [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))))
     }
     sources.append((file, Array(text.utf8)))

@@ -24,7 +24,8 @@ struct BadInputTests {
     ) {
         #expect(result.specs == nil, sourceLocation: sourceLocation)
         guard result.diagnostics.count == 1, let d = result.diagnostics.first else {
-            Issue.record("expected one diagnostic, got:\n\(headlines(result.diagnostics))", sourceLocation: sourceLocation)
+            Issue.record(
+                "expected one diagnostic, got:\n\(headlines(result.diagnostics))", sourceLocation: sourceLocation)
             return
         }
         #expect(d.severity == .error, sourceLocation: sourceLocation)
@@ -91,7 +92,9 @@ struct BadInputTests {
         let (file, result) = try loadFile("bomb.yaml", Array(text.utf8))
         expectSingleError(
             result, file: file, line: 2, column: 8,
-            message: "YAML aliases are not allowed in specs (they can expand without bound); reuse definitions with 'extends' or by name")
+            message:
+                "YAML aliases are not allowed in specs (they can expand without bound); reuse definitions with 'extends' or by name"
+        )
     }
 
     @Test("binary garbage is refused as binary data")
@@ -195,10 +198,16 @@ struct BadInputTests {
         #expect(d.diagnostics.map(\.description) == ["x.yaml:1:5: error: nesting is too deep (more than 2 levels)"])
         d = DiagnosticCollector()
         #expect(reader.read(bytes: Array("[1, 2, 3, 4]\n".utf8), file: "x.yaml", diagnostics: &d) == nil)
-        #expect(d.diagnostics.map(\.description) == ["x.yaml:1:11: error: too many YAML nodes (more than 3); spec files are small"])
+        #expect(
+            d.diagnostics.map(\.description) == [
+                "x.yaml:1:11: error: too many YAML nodes (more than 3); spec files are small"
+            ])
         d = DiagnosticCollector()
         let big = Array(String(repeating: "#", count: 65).utf8)
         #expect(reader.read(bytes: big, file: "x.yaml", diagnostics: &d) == nil)
-        #expect(d.diagnostics.map(\.description) == ["x.yaml:1:1: error: file is too large (65 bytes; spec files are limited to 64 bytes)"])
+        #expect(
+            d.diagnostics.map(\.description) == [
+                "x.yaml:1:1: error: file is too large (65 bytes; spec files are limited to 64 bytes)"
+            ])
     }
 }

@@ -32,7 +32,8 @@ struct InvalidFixture: Sendable, CustomTestStringConvertible {
             let path = (Repo.invalidFixtures as NSString).appendingPathComponent(name)
             var isDirectory: ObjCBool = false
             _ = fm.fileExists(atPath: path, isDirectory: &isDirectory)
-            let files = isDirectory.boolValue
+            let files =
+                isDirectory.boolValue
                 ? ((try? fm.contentsOfDirectory(atPath: path)) ?? []).filter { $0.hasSuffix(".yaml") }.sorted()
                     .map { (path as NSString).appendingPathComponent($0) }
                 : [path]
@@ -46,7 +47,8 @@ struct InvalidFixture: Sendable, CustomTestStringConvertible {
         var malformed: [String] = []
         for file in files {
             let text = (FileManager.default.contents(atPath: file)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-            for line in text.split(separator: "\n", omittingEmptySubsequences: false) where line.hasPrefix("# expect:") {
+            for line in text.split(separator: "\n", omittingEmptySubsequences: false) where line.hasPrefix("# expect:")
+            {
                 if let e = Self.parse(line.dropFirst("# expect:".count), file: file) {
                     expected.append(e)
                 } else {
@@ -85,10 +87,11 @@ struct InvalidFixtureTests {
         let (expected, _) = fixture.expectations()
         let result = SpecLoader().load(paths: [Repo.specs, fixture.path])
         let errors = result.diagnostics.filter { $0.severity == .error }
-        let actual = Set(errors.compactMap { d -> InvalidFixture.Expectation? in
-            guard let l = d.location else { return nil }
-            return InvalidFixture.Expectation(file: l.file, line: l.line, column: l.column, message: d.message)
-        })
+        let actual = Set(
+            errors.compactMap { d -> InvalidFixture.Expectation? in
+                guard let l = d.location else { return nil }
+                return InvalidFixture.Expectation(file: l.file, line: l.line, column: l.column, message: d.message)
+            })
         for e in expected {
             #expect(actual.contains(e), "missing: \(e)\nreported:\n\(headlines(errors))")
         }

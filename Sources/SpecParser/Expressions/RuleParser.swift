@@ -13,11 +13,19 @@ public struct RuleParser {
     private var tokens: [(Token, Int)] = []
     private var position = 0
     private let text: String
-    private let origin: SourceLocation
+    private let locate: (Int) -> SourceLocation
 
     /// Parses `text`, written at `origin` (the position of its first character).
     public static func parse(_ text: String, at origin: SourceLocation) -> Result<RuleExpression, Diagnostic> {
-        var parser = RuleParser(text: text, origin: origin)
+        parse(text) { SourceLocation(file: origin.file, line: origin.line, column: origin.column + $0) }
+    }
+
+    /// Parses `text`, whose character at each offset (in Unicode scalars; the text's length for
+    /// its end) is at `locate(offset)`: for rules written over several lines.
+    public static func parse(_ text: String, locate: @escaping (Int) -> SourceLocation)
+        -> Result<RuleExpression, Diagnostic>
+    {
+        var parser = RuleParser(text: text, locate: locate)
         do {
             try parser.tokenize()
             let expression = try parser.parseOr()
@@ -28,18 +36,16 @@ public struct RuleParser {
         } catch let diagnostic as Diagnostic {
             return .failure(diagnostic)
         } catch {
-            return .failure(.error("malformed rule", at: origin))
+            return .failure(.error("malformed rule", at: locate(0)))
         }
     }
 
-    private init(text: String, origin: SourceLocation) {
+    private init(text: String, locate: @escaping (Int) -> SourceLocation) {
         self.text = text
-        self.origin = origin
+        self.locate = locate
     }
 
-    private func location(_ offset: Int) -> SourceLocation {
-        SourceLocation(file: origin.file, line: origin.line, column: origin.column + offset)
-    }
+    private func location(_ offset: Int) -> SourceLocation { locate(offset) }
 
     private func failure(_ message: String) -> Diagnostic {
         let offset = position < tokens.count ? tokens[position].1 : text.unicodeScalars.count
@@ -55,7 +61,7 @@ public struct RuleParser {
         }
         while i < scalars.count {
             let c = scalars[i]
-            if c == " " || c == "\t" {
+            if c == " " || c == "\t" || c == "\n" || c == "\r" {
                 i += 1
                 continue
             }
@@ -70,7 +76,9 @@ public struct RuleParser {
                 }
                 tokens.append((.name(name), start))
             } else if ("0"..."9").contains(c) {
-                while i < scalars.count && (scalars[i].properties.isAlphabetic || ("0"..."9").contains(scalars[i]) || scalars[i] == "_") {
+                while i < scalars.count
+                    && (scalars[i].properties.isAlphabetic || ("0"..."9").contains(scalars[i]) || scalars[i] == "_")
+                {
                     i += 1
                 }
                 let literal = String(String.UnicodeScalarView(scalars[start..<i]))

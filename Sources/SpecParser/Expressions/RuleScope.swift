@@ -75,7 +75,9 @@ public enum Resolution: Sendable {
 public struct RuleScope: Sendable {
     /// Kinds of names.
     public struct Kinds: OptionSet, Sendable {
+        /// The set's bits.
         public let rawValue: Int
+        /// Creates a set from its bits.
         public init(rawValue: Int) { self.rawValue = rawValue }
         /// Register fields.
         public static let control = Kinds(rawValue: 1)
@@ -107,8 +109,10 @@ public struct RuleScope: Sendable {
     public var faultFacts: [String]
 
     /// Creates a scope.
-    public init(kinds: Kinds, registers: [String: RegisterSpec], features: Set<String>, layout: EntryLayout? = nil,
-                rights: [String] = [], faultFacts: [String] = []) {
+    public init(
+        kinds: Kinds, registers: [String: RegisterSpec], features: Set<String>, layout: EntryLayout? = nil,
+        rights: [String] = [], faultFacts: [String] = []
+    ) {
         self.kinds = kinds
         self.registers = registers
         self.features = features
@@ -149,12 +153,14 @@ public struct RuleScope: Sendable {
             if head == "access" {
                 guard kinds.contains(.access) else { return notHere("access attribute '\(name)'") }
                 if let a = AccessAttribute(rawValue: tail) { return .success(.access(a)) }
-                return .failure("unknown access attribute '\(tail)'" + suggest(tail, AccessAttribute.allCases.map(\.rawValue)))
+                return .failure(
+                    "unknown access attribute '\(tail)'" + suggest(tail, AccessAttribute.allCases.map(\.rawValue)))
             }
             if head == "key" {
                 guard kinds.contains(.key) else {
                     return .failure(
-                        "protection-key right '\(name)' can be used only in the fault rules of a format with 'protection-keys'")
+                        "protection-key right '\(name)' can be used only in the fault rules of a format with 'protection-keys'"
+                    )
                 }
                 if tail == "AD" || tail == "WD" { return .success(.key(tail)) }
                 return .failure("unknown protection-key right '\(tail)'; expected AD or WD")
@@ -169,9 +175,11 @@ public struct RuleScope: Sendable {
                 if let field = register.field(tail) {
                     return .success(.control(register: head, field: tail, width: field.bits.width))
                 }
-                return .failure("register '\(head)' has no field '\(tail)'" + suggest(tail, register.fields.map(\.name)))
+                return .failure(
+                    "register '\(head)' has no field '\(tail)'" + suggest(tail, register.fields.map(\.name)))
             }
-            return .failure("unknown name '\(name)'" + suggest(head, Array(registers.keys) + ["cpuid", "access", "key", "fault"]))
+            return .failure(
+                "unknown name '\(name)'" + suggest(head, Array(registers.keys) + ["cpuid", "access", "key", "fault"]))
         }
         if kinds.contains(.entry), let layout, let f = layout.field(name) {
             return .success(.entry(name, width: f.bits.width))
@@ -213,7 +221,11 @@ public struct RuleScope: Sendable {
                 let tb = type(b)
                 for (x, t) in [(a, ta), (b, tb)] {
                     if let t, t != 1 {
-                        fail(x, t == 0 ? "a number is not a condition" : "\(x) is a \(t)-bit value; compare it with == or 'in'")
+                        fail(
+                            x,
+                            t == 0
+                                ? "a number is not a condition" : "\(x) is a \(t)-bit value; compare it with == or 'in'"
+                        )
                     }
                 }
                 return 1
@@ -241,7 +253,8 @@ public struct RuleScope: Sendable {
         }
         if let t = type(rule.expression), t != 1, ok {
             let value = t == 0 ? "a number" : "a \(t)-bit value"
-            diagnostics.error("in \(what): the rule must be a condition, but '\(rule.text)' is \(value)", at: rule.location)
+            diagnostics.error(
+                "in \(what): the rule must be a condition, but '\(rule.text)' is \(value)", at: rule.location)
             ok = false
         }
         return ok

@@ -92,8 +92,9 @@ public struct MappingReader {
         diagnostics: inout DiagnosticCollector
     ) -> Located<UInt64>? {
         guard case .scalar(let s, let quoted) = v.kind, !quoted else {
-            diagnostics.error("'\(key)' must be a number, not \(v.shapeName == "a scalar" ? "a string" : v.shapeName)",
-                              at: v.location)
+            diagnostics.error(
+                "'\(key)' must be a number, not \(v.shapeName == "a scalar" ? "a string" : v.shapeName)",
+                at: v.location)
             return nil
         }
         guard let n = SpecScalar.parseInteger(s) else {
@@ -150,7 +151,8 @@ public struct MappingReader {
             return nil
         }
         guard r.high >= r.low else {
-            diagnostics.error("bit range \(s) is reversed: write the high bit first (\(r.low):\(r.high))", at: v.location)
+            diagnostics.error(
+                "bit range \(s) is reversed: write the high bit first (\(r.low):\(r.high))", at: v.location)
             return nil
         }
         guard r.high < width else {
@@ -168,7 +170,8 @@ public struct MappingReader {
     }
 
     /// Types a node as a list of strings.
-    public static func strings(_ v: YAMLNode, key: String, diagnostics: inout DiagnosticCollector) -> [Located<String>]? {
+    public static func strings(_ v: YAMLNode, key: String, diagnostics: inout DiagnosticCollector) -> [Located<String>]?
+    {
         if let s = v.scalar { return [Located(s, at: v.location)] }
         guard let items = v.items else {
             diagnostics.error("'\(key)' must be a list of names, not \(v.shapeName)", at: v.location)
@@ -200,9 +203,20 @@ public struct MappingReader {
             diagnostics.error("'\(key)' must be a rule expression, not \(v.shapeName)", at: v.location)
             return nil
         }
-        let origin = quoted
-            ? SourceLocation(file: v.location.file, line: v.location.line, column: v.location.column + 1) : v.location
-        switch RuleParser.parse(text, at: origin) {
+        let parsed: Result<RuleExpression, Diagnostic>
+        if let positions = v.characterLocations, let last = positions.last {
+            parsed = RuleParser.parse(text) { $0 < positions.count ? positions[$0] : last }
+        } else if v.isMultiline {
+            // A quoted rule over several lines: escapes and folding hide where each character was.
+            parsed = RuleParser.parse(text) { _ in v.location }
+        } else {
+            let origin =
+                quoted
+                ? SourceLocation(file: v.location.file, line: v.location.line, column: v.location.column + 1)
+                : v.location
+            parsed = RuleParser.parse(text, at: origin)
+        }
+        switch parsed {
         case .success(let e): return Rule(expression: e, text: text, location: v.location)
         case .failure(let d):
             diagnostics.report(d)

@@ -56,9 +56,11 @@ public struct RegisterField: Sendable, Hashable {
     /// Where it was defined.
     public var location: SourceLocation
 
+    /// Fields are equal when name, bits and location are (`values` holds tuples, which are not `Equatable`).
     public static func == (a: RegisterField, b: RegisterField) -> Bool {
         a.name == b.name && a.bits == b.bits && a.location == b.location
     }
+    /// Hashes the name and location.
     public func hash(into h: inout Hasher) { h.combine(name); h.combine(location) }
 }
 

@@ -63,19 +63,23 @@ struct SpecDecoder {
         var specs = SpecSet()
         specs.files = files.sorted()
         specs.features = uniqueByName(features, kind: "CPUID feature", name: \.name, location: \.location, &diagnostics)
-        specs.cpuidFields = uniqueByName(cpuidFields, kind: "CPUID field", name: \.name, location: \.location, &diagnostics)
+        specs.cpuidFields = uniqueByName(
+            cpuidFields, kind: "CPUID field", name: \.name, location: \.location, &diagnostics)
         specs.registers = uniqueByName(registers, kind: "register", name: \.name, location: \.location, &diagnostics)
         specs.layouts = uniqueByName(layouts, kind: "entry layout", name: \.name, location: \.location, &diagnostics)
-        specs.cpuModels = uniqueByName(cpuModels, kind: "CPU model", name: { $0.name.lowercased() },
-                                       location: \.location, &diagnostics)
+        specs.cpuModels = uniqueByName(
+            cpuModels, kind: "CPU model", name: { $0.name.lowercased() },
+            location: \.location, &diagnostics)
         if vmx.count > 1 {
-            diagnostics.error("VMX exit reasons are defined twice", at: vmx[1].location,
-                              notes: [.init("first defined here", at: vmx[0].location)])
+            diagnostics.error(
+                "VMX exit reasons are defined twice", at: vmx[1].location,
+                notes: [.init("first defined here", at: vmx[0].location)])
         }
         specs.vmx = vmx.first
         if migration.count > 1 {
-            diagnostics.error("migration rules are defined twice", at: migration[1].location,
-                              notes: [.init("first defined here", at: migration[0].location)])
+            diagnostics.error(
+                "migration rules are defined twice", at: migration[1].location,
+                notes: [.init("first defined here", at: migration[0].location)])
         }
         specs.migration = migration.first
         let raws = uniqueByName(rawFormats, kind: "paging format", name: \.name, location: \.location, &diagnostics)
@@ -94,8 +98,9 @@ struct SpecDecoder {
         for item in items.sorted(by: { location($0) < location($1) }) {
             let n = name(item)
             if let previous = first[n] {
-                diagnostics.error("duplicate \(kind) '\(n)'", at: location(item),
-                                  notes: [.init("'\(n)' was first defined here", at: previous)])
+                diagnostics.error(
+                    "duplicate \(kind) '\(n)'", at: location(item),
+                    notes: [.init("'\(n)' was first defined here", at: previous)])
                 continue
             }
             first[n] = location(item)
@@ -127,9 +132,10 @@ extension SpecDecoder {
                 let title = e.string("title", diagnostics: &diagnostics)?.value ?? ""
                 e.finish(diagnostics: &diagnostics)
                 if let leaf, let register, let bit {
-                    features.append(CPUIDFeature(
-                        name: pair.key, leaf: UInt32(leaf.value), subleaf: subleaf.map { UInt32($0.value) },
-                        register: register, bit: bit.value.low, title: title, location: pair.keyLocation))
+                    features.append(
+                        CPUIDFeature(
+                            name: pair.key, leaf: UInt32(leaf.value), subleaf: subleaf.map { UInt32($0.value) },
+                            register: register, bit: bit.value.low, title: title, location: pair.keyLocation))
                 }
             }
         }
@@ -148,9 +154,10 @@ extension SpecDecoder {
                 let title = e.string("title", diagnostics: &diagnostics)?.value ?? ""
                 e.finish(diagnostics: &diagnostics)
                 if let leaf, let register, let bits {
-                    cpuidFields.append(CPUIDField(
-                        name: pair.key, leaf: UInt32(leaf.value), subleaf: subleaf.map { UInt32($0.value) },
-                        register: register, bits: bits.value, title: title, location: pair.keyLocation))
+                    cpuidFields.append(
+                        CPUIDField(
+                            name: pair.key, leaf: UInt32(leaf.value), subleaf: subleaf.map { UInt32($0.value) },
+                            register: register, bits: bits.value, title: title, location: pair.keyLocation))
                 }
             }
         }
@@ -161,7 +168,9 @@ extension SpecDecoder {
         guard let r = e.string("register", required: true, diagnostics: &diagnostics) else { return nil }
         guard Self.cpuidRegisters.contains(r.value) else {
             var message = "unknown CPUID output register '\(r.value)'; expected eax, ebx, ecx or edx"
-            if let g = Spelling.nearest(to: r.value, among: Self.cpuidRegisters) { message += " (did you mean '\(g)'?)" }
+            if let g = Spelling.nearest(to: r.value, among: Self.cpuidRegisters) {
+                message += " (did you mean '\(g)'?)"
+            }
             diagnostics.error(message, at: r.location)
             return nil
         }
@@ -225,16 +234,18 @@ extension SpecDecoder {
                     }
                     f.finish(diagnostics: &diagnostics)
                     if let bits {
-                        fields.append(RegisterField(
-                            name: fp.key, bits: bits, requires: requires, title: ftitle, values: values,
-                            overlaps: overlaps, location: fp.keyLocation))
+                        fields.append(
+                            RegisterField(
+                                name: fp.key, bits: bits, requires: requires, title: ftitle, values: values,
+                                overlaps: overlaps, location: fp.keyLocation))
                     }
                 }
             }
             r.finish(diagnostics: &diagnostics)
-            registers.append(RegisterSpec(
-                name: pair.key, title: title, width: width, msr: msr.map { UInt32($0.value) },
-                fields: fields.sorted { $0.bits < $1.bits }, reserved: reserved, location: pair.keyLocation))
+            registers.append(
+                RegisterSpec(
+                    name: pair.key, title: title, width: width, msr: msr.map { UInt32($0.value) },
+                    fields: fields.sorted { $0.bits < $1.bits }, reserved: reserved, location: pair.keyLocation))
         }
     }
 
@@ -245,7 +256,8 @@ extension SpecDecoder {
         let hasBit = f.has("bit")
         let hasBits = f.has("bits")
         if hasBit && hasBits {
-            diagnostics.error("\(f.what) has both 'bit' and 'bits'; give one", at: f.keyLocation("bits") ?? f.node.location)
+            diagnostics.error(
+                "\(f.what) has both 'bit' and 'bits'; give one", at: f.keyLocation("bits") ?? f.node.location)
             f.accept(["bit", "bits"])
             return nil
         }
@@ -297,8 +309,11 @@ extension SpecDecoder {
                         role = EntryFieldRole(rawValue: r.value)
                         if role == nil {
                             let all = EntryFieldRole.allCases.map(\.rawValue)
-                            var message = "unknown field role '\(r.value)'; expected one of \(all.joined(separator: ", "))"
-                            if let g = Spelling.nearest(to: r.value, among: all) { message += " (did you mean '\(g)'?)" }
+                            var message =
+                                "unknown field role '\(r.value)'; expected one of \(all.joined(separator: ", "))"
+                            if let g = Spelling.nearest(to: r.value, among: all) {
+                                message += " (did you mean '\(g)'?)"
+                            }
                             diagnostics.error(message, at: r.location)
                             incompleteLayouts.insert(pair.key)
                         }
@@ -306,7 +321,8 @@ extension SpecDecoder {
                     let title = f.string("title", diagnostics: &diagnostics)?.value ?? ""
                     f.finish(diagnostics: &diagnostics)
                     if let bits {
-                        fields.append(EntryField(name: fp.key, bits: bits, role: role, title: title, location: fp.keyLocation))
+                        fields.append(
+                            EntryField(name: fp.key, bits: bits, role: role, title: title, location: fp.keyLocation))
                     } else {
                         incompleteLayouts.insert(pair.key)
                     }
@@ -317,8 +333,10 @@ extension SpecDecoder {
                 incompleteLayouts.insert(pair.key)
             }
             l.finish(diagnostics: &diagnostics)
-            layouts.append(EntryLayout(name: pair.key, size: size, fields: fields.sorted { $0.bits < $1.bits },
-                                       location: pair.keyLocation))
+            layouts.append(
+                EntryLayout(
+                    name: pair.key, size: size, fields: fields.sorted { $0.bits < $1.bits },
+                    location: pair.keyLocation))
         }
     }
 }

@@ -28,6 +28,12 @@ public struct YAMLNode: Sendable {
     public var kind: Kind
     /// Where the node starts.
     public var location: SourceLocation
+    /// For a scalar written over several lines, where each character of its text is (one entry
+    /// per Unicode scalar, plus one for the end); `nil` for a single-line scalar, whose characters
+    /// follow its start, and for a multi-line one whose folding could not be traced.
+    public var characterLocations: [SourceLocation]?
+    /// Whether a scalar spans several source lines.
+    public var isMultiline = false
 
     /// Creates a node.
     public init(_ kind: Kind, at location: SourceLocation) {

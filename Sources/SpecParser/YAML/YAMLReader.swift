@@ -49,17 +49,19 @@ public struct YAMLReader: Sendable {
             return nil
         }
         if let nul = bytes.firstIndex(of: 0) {
-            diagnostics.error("binary data: NUL byte at offset \(nul); a spec must be UTF-8 text",
-                              at: location(ofOffset: nul, in: bytes, file: file))
+            diagnostics.error(
+                "binary data: NUL byte at offset \(nul); a spec must be UTF-8 text",
+                at: location(ofOffset: nul, in: bytes, file: file))
             return nil
         }
         if let bad = Self.firstInvalidUTF8(in: bytes) {
             let byte = "0x" + String(bytes[bad], radix: 16, uppercase: true)
-            diagnostics.error("invalid UTF-8: byte \(byte) at offset \(bad) does not start a valid sequence; a spec must be UTF-8 text",
-                              at: location(ofOffset: bad, in: bytes, file: file))
+            diagnostics.error(
+                "invalid UTF-8: byte \(byte) at offset \(bad) does not start a valid sequence; a spec must be UTF-8 text",
+                at: location(ofOffset: bad, in: bytes, file: file))
             return nil
         }
-        var builder = TreeBuilder(file: file, limits: limits)
+        var builder = TreeBuilder(file: file, limits: limits, bytes: bytes)
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else {
             diagnostics.error("libyaml could not initialise a parser", at: start)
@@ -140,8 +142,10 @@ public struct YAMLReader: Sendable {
         var notes: [Diagnostic.Note] = []
         if let context = parser.context {
             let cmark = parser.context_mark
-            notes.append(.init(String(cString: context),
-                               at: SourceLocation(file: file, line: Int(cmark.line) + 1, column: Int(cmark.column) + 1)))
+            notes.append(
+                .init(
+                    String(cString: context),
+                    at: SourceLocation(file: file, line: Int(cmark.line) + 1, column: Int(cmark.column) + 1)))
         }
         if parser.error == YAML_READER_ERROR {
             var message = "invalid text: \(problem)"
@@ -152,10 +156,13 @@ public struct YAMLReader: Sendable {
         if character(atLine: at.line, column: at.column, in: bytes) == "\t" {
             notes.append(.init("YAML does not allow tabs for indentation; indent with spaces", at: at))
         } else if problem == "mapping values are not allowed in this context" {
-            notes.append(.init(
-                "a 'key:' here continues the value above it: is the line indented too far, or does a value need quotes?",
-                at: at))
-        } else if problem == "did not find expected key", parser.context.map({ String(cString: $0) }) == "while parsing a block mapping" {
+            notes.append(
+                .init(
+                    "a 'key:' here continues the value above it: is the line indented too far, or does a value need quotes?",
+                    at: at))
+        } else if problem == "did not find expected key",
+            parser.context.map({ String(cString: $0) }) == "while parsing a block mapping"
+        {
             notes.append(.init("this line is not indented like the keys of that mapping", at: at))
         }
         let message = "malformed YAML: \(problem)"
@@ -181,9 +188,69 @@ private struct TreeBuilder {
     var nodeCount = 0
     var documents = 0
 
-    init(file: String, limits: YAMLReader.Limits) {
+    let bytes: [UInt8]
+    /// Byte offsets of the starts of lines, computed when a multi-line scalar first needs them.
+    var lineStarts: [Int]?
+
+    init(file: String, limits: YAMLReader.Limits, bytes: [UInt8]) {
         self.file = file
         self.limits = limits
+        self.bytes = bytes
+    }
+
+    /// Source line `index` (0-based) as Unicode scalars, without its line break.
+    mutating func sourceLine(_ index: Int) -> [Unicode.Scalar]? {
+        if lineStarts == nil {
+            var starts = [0]
+            for (i, byte) in bytes.enumerated() where byte == 0x0A { starts.append(i + 1) }
+            lineStarts = starts
+        }
+        guard let starts = lineStarts, index >= 0, index < starts.count else { return nil }
+        let end = index + 1 < starts.count ? starts[index + 1] - 1 : bytes.count
+        return Array(String(decoding: bytes[starts[index]..<max(starts[index], end)], as: UTF8.self).unicodeScalars)
+    }
+
+    /// Where each character of a plain scalar folded from several lines came from, found by
+    /// folding the source lines again (each line break and the spaces around it become one
+    /// space, or one newline per empty line); `nil` when that does not reproduce `text`.
+    mutating func foldedLocations(of text: String, from start: yaml_mark_t, to end: yaml_mark_t) -> [SourceLocation]? {
+        let first = Int(start.line)
+        let last = Int(end.line)
+        guard last > first else { return nil }
+        var value: [Unicode.Scalar] = []
+        var out: [SourceLocation] = []
+        var pendingBreaks = 0
+        var lastEnd: SourceLocation?
+        for index in first...last {
+            guard let chars = sourceLine(index) else { return nil }
+            let from = index == first ? Int(start.column) : 0
+            let to = index == last ? min(Int(end.column), chars.count) : chars.count
+            guard from <= to else { return nil }
+            var lo = from
+            var hi = to
+            let blank: (Unicode.Scalar) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" }
+            if index != first { while lo < hi && blank(chars[lo]) { lo += 1 } }
+            while hi > lo && blank(chars[hi - 1]) { hi -= 1 }
+            if lo == hi {
+                if index != first { pendingBreaks += 1 }
+                continue
+            }
+            let here = SourceLocation(file: file, line: index + 1, column: lo + 1)
+            if index != first {
+                for _ in 0..<max(1, pendingBreaks) {
+                    value.append(pendingBreaks == 0 ? " " : "\n")
+                    out.append(here)
+                }
+            }
+            pendingBreaks = 0
+            for column in lo..<hi {
+                value.append(chars[column])
+                out.append(SourceLocation(file: file, line: index + 1, column: column + 1))
+            }
+            lastEnd = SourceLocation(file: file, line: index + 1, column: hi + 1)
+        }
+        guard let lastEnd, String(String.UnicodeScalarView(value)) == text else { return nil }
+        return out + [lastEnd]
     }
 
     func mark(_ m: yaml_mark_t) -> SourceLocation {
@@ -212,7 +279,12 @@ private struct TreeBuilder {
                 text = String(decoding: UnsafeBufferPointer(start: value, count: Int(scalar.length)), as: UTF8.self)
             }
             let plain = scalar.style == YAML_PLAIN_SCALAR_STYLE || scalar.style == YAML_ANY_SCALAR_STYLE
-            return add(YAMLNode(.scalar(text, quoted: !plain), at: at), diagnostics: &diagnostics)
+            var node = YAMLNode(.scalar(text, quoted: !plain), at: at)
+            if event.end_mark.line > event.start_mark.line {
+                node.isMultiline = true
+                if plain { node.characterLocations = foldedLocations(of: text, from: event.start_mark, to: event.end_mark) }
+            }
+            return add(node, diagnostics: &diagnostics)
         case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
             if stack.count >= limits.maxDepth {
                 diagnostics.error("nesting is too deep (more than \(limits.maxDepth) levels)", at: at)
@@ -226,7 +298,8 @@ private struct TreeBuilder {
             return true
         case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
             guard let frame = stack.popLast() else { return false }
-            let node = frame.isMapping
+            let node =
+                frame.isMapping
                 ? YAMLNode(.mapping(frame.pairs), at: frame.start) : YAMLNode(.sequence(frame.items), at: frame.start)
             return add(node, diagnostics: &diagnostics)
         default:
@@ -237,7 +310,8 @@ private struct TreeBuilder {
     mutating func add(_ node: YAMLNode, diagnostics: inout DiagnosticCollector) -> Bool {
         nodeCount += 1
         if nodeCount > limits.maxNodes {
-            diagnostics.error("too many YAML nodes (more than \(limits.maxNodes)); spec files are small", at: node.location)
+            diagnostics.error(
+                "too many YAML nodes (more than \(limits.maxNodes)); spec files are small", at: node.location)
             return false
         }
         guard !stack.isEmpty else {
@@ -256,8 +330,9 @@ private struct TreeBuilder {
                 return false
             }
             if let first = stack[top].seen[key] {
-                diagnostics.error("duplicate key '\(key)'", at: node.location,
-                                  notes: [.init("'\(key)' was first defined here", at: first)])
+                diagnostics.error(
+                    "duplicate key '\(key)'", at: node.location,
+                    notes: [.init("'\(key)' was first defined here", at: first)])
             } else {
                 stack[top].seen[key] = node.location
             }

@@ -79,7 +79,8 @@ struct RuleScopeTests {
         let only = "this rule may name register fields (REGISTER.FIELD) and CPUID features (cpuid.NAME)"
         #expect(control.resolve("TCR.EN").name != nil)
         #expect(control.resolve("cpuid.toy1g").name != nil)
-        guard case .failure(let entry) = control.resolve("P"), case .failure(let access) = control.resolve("access.user"),
+        guard case .failure(let entry) = control.resolve("P"),
+            case .failure(let access) = control.resolve("access.user"),
             case .failure(let right) = control.resolve("writable"), case .failure(let key) = control.resolve("key.WD"),
             case .failure(let fact) = control.resolve("fault.reserved")
         else {
@@ -89,7 +90,10 @@ struct RuleScopeTests {
         #expect(entry == "entry field 'P' cannot be used here; \(only)")
         #expect(access == "access attribute 'access.user' cannot be used here; \(only)")
         #expect(right == "right 'writable' cannot be used here; \(only)")
-        #expect(key == "protection-key right 'key.WD' can be used only in the fault rules of a format with 'protection-keys'")
+        #expect(
+            key
+                == "protection-key right 'key.WD' can be used only in the fault rules of a format with 'protection-keys'"
+        )
         #expect(fact == "fault fact 'fault.reserved' cannot be used here; \(only)")
         guard case .failure(let register) = scope([.entry]).resolve("TCR.EN") else {
             Issue.record("a register field resolved in an entry-only scope")
@@ -100,16 +104,20 @@ struct RuleScopeTests {
 
     @Test("allowedDescription lists the kinds in a fixed order")
     func allowedDescription() {
-        #expect(scope([.access, .rights, .control, .feature, .key]).allowedDescription
-            == "register fields (REGISTER.FIELD), CPUID features (cpuid.NAME), access attributes (access.NAME), rights and protection-key rights (key.AD, key.WD)")
+        #expect(
+            scope([.access, .rights, .control, .feature, .key]).allowedDescription
+                == "register fields (REGISTER.FIELD), CPUID features (cpuid.NAME), access attributes (access.NAME), rights and protection-key rights (key.AD, key.WD)"
+        )
         #expect(scope([]).allowedDescription == "no names")
     }
 
-    @Test("well-typed rules pass", arguments: [
-        "TCR.EN && !TCR.WIDE", "TCR.MODE == 3", "TCR.MODE != 0 || TCR.MODE in [1, 7]", "MT in [2, 3, 7]",
-        "P || (MT != 0 && cpuid.toy1g)", "access.write && !writable && (access.user || TCR.WP)", "true",
-        "key.AD || key.WD && access.write", "!fault.not-present", "(TCR.EN)",
-    ])
+    @Test(
+        "well-typed rules pass",
+        arguments: [
+            "TCR.EN && !TCR.WIDE", "TCR.MODE == 3", "TCR.MODE != 0 || TCR.MODE in [1, 7]", "MT in [2, 3, 7]",
+            "P || (MT != 0 && cpuid.toy1g)", "access.write && !writable && (access.user || TCR.WP)", "true",
+            "key.AD || key.WD && access.write", "!fault.not-present", "(TCR.EN)",
+        ])
     func wellTyped(text: String) throws {
         #expect(try problems(text, in: all) == [])
     }

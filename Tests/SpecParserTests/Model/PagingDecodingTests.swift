@@ -58,9 +58,10 @@ struct PagingDecodingTests {
     @Test("format-level reserved bits: above-maxphyaddr, ranges, fields, conditions")
     func reserved() throws {
         let f = try #require(specs.format("toy-2level"))
-        #expect(f.reserved.map(\.bits) == [
-            .aboveMaxPhysicalAddress, .range(BitRange(high: 58, low: 52)), .field("NX"), .range(BitRange(bit: 11)),
-        ])
+        #expect(
+            f.reserved.map(\.bits) == [
+                .aboveMaxPhysicalAddress, .range(BitRange(high: 58, low: 52)), .field("NX"), .range(BitRange(bit: 11)),
+            ])
         #expect(f.reserved.map { $0.when?.text } == [nil, nil, "!TCR.NXE", "TCR.PROT"])
         #expect(f.reserved[1].location == SourceLocation(file: "toy/toy2.yaml", line: 14, column: 5))
     }
@@ -118,17 +119,29 @@ struct PagingDecodingTests {
         #expect(pk.pageIsUser == "user")
     }
 
+    @Test("root checks and root-reserved bits")
+    func root() throws {
+        let f = try #require(specs.format("toy-2level"))
+        #expect(f.rootChecks.map(\.invalidWhen.text) == ["TCR.MODE == 7"])
+        #expect(f.rootChecks.map(\.why) == ["mode 7 is reserved"])
+        #expect(f.rootChecks.first?.invalidWhen.expression.holds { $0 == "TCR.MODE" ? 7 : 0 } == true)
+        #expect(f.rootReserved.map(\.bits) == [.range(BitRange(high: 11, low: 6)), .aboveMaxPhysicalAddress])
+    }
+
     @Test("the report register and one rule per flag, in spec order")
     func report() throws {
         let f = try #require(specs.format("toy-2level"))
         #expect(f.report.register.value == "TERR")
         #expect(f.report.flags.map(\.field) == ["P", "W", "U", "RSVD", "I", "PK"])
-        #expect(f.report.flags.map(\.rule.text) == [
-            "!fault.not-present", "access.write", "access.user", "fault.reserved", "access.fetch && TCR.NXE", "fault.PK",
-        ])
+        #expect(
+            f.report.flags.map(\.rule.text) == [
+                "!fault.not-present", "access.write", "access.user", "fault.reserved", "access.fetch && TCR.NXE",
+                "fault.PK",
+            ])
         // A quoted rule is located at its first character, after the quote.
-        #expect(f.report.flags[0].rule.expression.nameLocations.first?.1
-            == SourceLocation(file: "toy/toy2.yaml", line: 47, column: 10))
+        #expect(
+            f.report.flags[0].rule.expression.nameLocations.first?.1
+                == SourceLocation(file: "toy/toy2.yaml", line: 47, column: 10))
     }
 
     @Test("extends: the child's keys replace the parent's; levels-above adds levels on top")
@@ -142,7 +155,9 @@ struct PagingDecodingTests {
         #expect(child.enabledWhen?.text == "TCR.EN && TCR.MODE == 3")
         #expect(child.levels.map(\.name) == ["PDPTE", "PDE", "PTE"])
         #expect(child.levels[0].index == BitRange(high: 38, low: 30))
-        #expect(child.levels[0].reserved.map(\.bits) == [.field("L")])
+        #expect(child.levels[0].reserved.map(\.bits) == [.field("L"), .aboveMaxPhysicalAddress])
+        #expect(child.levels[0].reserved.map { $0.when?.text } == [nil, "TCR.PROT"])
+        #expect(child.rootChecks.map(\.why) == ["mode 7 is reserved"])
         #expect(child.rights.map(\.name) == parent.rights.map(\.name))
         #expect(child.faults.count == parent.faults.count)
         #expect(child.report.flags.map(\.field) == parent.report.flags.map(\.field))

@@ -63,7 +63,7 @@ struct RegisterDecodingTests {
         #expect(en.location == SourceLocation(file: "toy/registers.yaml", line: 8, column: 7))
         let wide = try #require(tcr.field("WIDE"))
         #expect(wide.requires?.value == "toywide")
-        #expect(wide.requires?.location == SourceLocation(file: "toy/registers.yaml", line: 13, column: 33))
+        #expect(wide.requires?.location == SourceLocation(file: "toy/registers.yaml", line: 13, column: 32))
         let mode = try #require(tcr.field("MODE"))
         #expect(mode.bits == BitRange(high: 10, low: 8))
         #expect(mode.bits.mask == 0x700)

@@ -112,6 +112,10 @@ enum ToySpecs {
             RSVD: fault.reserved
             I: access.fetch && TCR.NXE
             PK: fault.PK
+        root-checks:
+          - invalid-when: TCR.MODE == 7
+            why: mode 7 is reserved
+        root-reserved: ["11:6", above-maxphyaddr]
         """
 
     static let threeLevel = """
@@ -121,7 +125,7 @@ enum ToySpecs {
         enabled-when: TCR.EN && TCR.MODE == 3
         address-bits: 39
         levels-above:
-          - {name: PDPTE, index: "38:30", reserved: [L]}
+          - {name: PDPTE, index: "38:30", reserved: [L, {above-maxphyaddr: true, when: TCR.PROT}]}
         """
 
     /// The files, by name.

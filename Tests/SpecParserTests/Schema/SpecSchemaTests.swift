@@ -43,7 +43,9 @@ struct SchemaChecker {
             guard let list = node.items else { return fail(node, path, "expected a sequence") }
             for (i, item) in list.enumerated() { check(item, against: items, path: path + "[\(i)]") }
         case .oneOrMany(let item):
-            for (i, element) in (node.items ?? [node]).enumerated() { check(element, against: item, path: path + "[\(i)]") }
+            for (i, element) in (node.items ?? [node]).enumerated() {
+                check(element, against: item, path: path + "[\(i)]")
+            }
         case .anyOf(let options):
             for option in options {
                 var trial = SchemaChecker()
@@ -106,7 +108,10 @@ struct SpecSchemaTests {
         #expect(object?["$schema"] as? String == "http://json-schema.org/draft-07/schema#")
         #expect(SpecSchema.kinds.map(\.key) == ["paging-format", "cpu-model", ""])
         let collection = SpecSchema.kind(of: ["registers"])
-        #expect(Set(collection.properties.map(\.name)) == ["source", "title", "cpuid", "registers", "entry-layouts", "vmx", "migration"])
+        #expect(
+            Set(collection.properties.map(\.name)) == [
+                "source", "title", "cpuid", "registers", "entry-layouts", "vmx", "migration",
+            ])
         #expect(SpecSchema.kind(of: ["paging-format"]).property("levels-above") != nil)
         #expect(SpecSchema.kind(of: ["cpu-model"]).property("features") != nil)
         // Every key has a description.
@@ -125,7 +130,9 @@ struct SpecSchemaTests {
 
     @Test("every spec in specs/ satisfies the schema")
     func realSpecsSatisfySchema() {
-        let files = Repo.specFiles.compactMap { path in FileManager.default.contents(atPath: path).map { (path, [UInt8]($0)) } }
+        let files = Repo.specFiles.compactMap { path in
+            FileManager.default.contents(atPath: path).map { (path, [UInt8]($0)) }
+        }
         #expect(!files.isEmpty)
         let problems = schemaProblems(files)
         #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
@@ -140,11 +147,15 @@ struct SpecSchemaTests {
     @Test("the schema flags the unknown keys that the decoders flag")
     func schemaFlagsUnknownKeys() {
         let fixtures = InvalidFixture.all.filter { fixture in
-            fixture.expectations().expected.contains { $0.message.hasPrefix("unknown key") || $0.message.hasPrefix("unknown spec kind") }
+            fixture.expectations().expected.contains {
+                $0.message.hasPrefix("unknown key") || $0.message.hasPrefix("unknown spec kind")
+            }
         }
         #expect(fixtures.count >= 4)
         for fixture in fixtures {
-            let files = fixture.files.compactMap { path in FileManager.default.contents(atPath: path).map { (path, [UInt8]($0)) } }
+            let files = fixture.files.compactMap { path in
+                FileManager.default.contents(atPath: path).map { (path, [UInt8]($0)) }
+            }
             #expect(!schemaProblems(files).isEmpty, "\(fixture.name) passes the schema")
         }
     }

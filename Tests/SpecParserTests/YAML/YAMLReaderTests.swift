@@ -16,7 +16,10 @@ struct YAMLReaderTests {
         let root = try #require(node)
         let pairs = try #require(root.pairs)
         #expect(pairs.map(\.key) == ["a", "b"])
-        #expect(pairs.map(\.keyLocation) == [.init(file: "t.yaml", line: 1, column: 1), .init(file: "t.yaml", line: 2, column: 1)])
+        #expect(
+            pairs.map(\.keyLocation) == [
+                .init(file: "t.yaml", line: 1, column: 1), .init(file: "t.yaml", line: 2, column: 1),
+            ])
         #expect(root["a"]?.location == .init(file: "t.yaml", line: 1, column: 4))
         let c = try #require(root["b"]?["c"])
         #expect(c.location == .init(file: "t.yaml", line: 3, column: 6))
@@ -51,23 +54,30 @@ struct YAMLReaderTests {
     @Test("a duplicate key is an error with a note at the first")
     func duplicateKey() {
         let (_, diagnostics) = read("a: 1\nb: 2\na: 3\n")
-        #expect(diagnostics.map(\.description) == ["t.yaml:3:1: error: duplicate key 'a'\nt.yaml:1:1: note: 'a' was first defined here"])
+        #expect(
+            diagnostics.map(\.description) == [
+                "t.yaml:3:1: error: duplicate key 'a'\nt.yaml:1:1: note: 'a' was first defined here"
+            ])
     }
 
     @Test("malformed YAML reports libyaml's problem and its context as a note")
     func malformed() {
         let (node, diagnostics) = read("a: [1, 2\nb: 3\n")
         #expect(node == nil)
-        #expect(diagnostics.map(\.description)
-            == ["t.yaml:2:2: error: malformed YAML: did not find expected ',' or ']'\nt.yaml:1:4: note: while parsing a flow sequence"])
+        #expect(
+            diagnostics.map(\.description)
+                == [
+                    "t.yaml:2:2: error: malformed YAML: did not find expected ',' or ']'\nt.yaml:1:4: note: while parsing a flow sequence"
+                ])
     }
 
     @Test("anchors without aliases are harmless; a second document is refused")
     func documents() {
         #expect(read("a: &x 1\n").1.isEmpty)
         #expect(read("--- \na: 1\n...\n").1.isEmpty)
-        #expect(read("a: 1\n---\nb: 2\n").1.map(\.description)
-            == ["t.yaml:2:1: error: a spec file holds exactly one YAML document; found a second one"])
+        #expect(
+            read("a: 1\n---\nb: 2\n").1.map(\.description)
+                == ["t.yaml:2:1: error: a spec file holds exactly one YAML document; found a second one"])
     }
 }
 
@@ -76,10 +86,13 @@ struct DiagnosticTests {
     @Test("the compiler form: file:line:column: severity: message, then notes")
     func description() {
         let at = SourceLocation(file: "specs/x.yaml", line: 12, column: 7)
-        let d = Diagnostic.error("unknown key 'idnex'", at: at, notes: [.init("defined here", at: at), .init("no place")])
+        let d = Diagnostic.error(
+            "unknown key 'idnex'", at: at, notes: [.init("defined here", at: at), .init("no place")])
         #expect(d.headline == "specs/x.yaml:12:7: error: unknown key 'idnex'")
-        #expect(d.description
-            == "specs/x.yaml:12:7: error: unknown key 'idnex'\nspecs/x.yaml:12:7: note: defined here\nnote: no place")
+        #expect(
+            d.description
+                == "specs/x.yaml:12:7: error: unknown key 'idnex'\nspecs/x.yaml:12:7: note: defined here\nnote: no place"
+        )
         #expect(Diagnostic.error("no spec files", at: nil).description == "error: no spec files")
     }
 

@@ -1,0 +1,87 @@
+import GeneratedMMU
+import WalkContract
+
+/// Where a case's memory goes in the guest, decided before it runs.
+///
+/// The case's words stay at their own guest-physical addresses, so entries are never rewritten.
+/// The runner adds one entry to the case's root table, at an index that no level of the test
+/// address uses, mapping its own region (``RunnerGuest``) at a guest-physical address that no
+/// case page, no page an entry points to and no page the walk could end on occupies. Addresses
+/// that no slot backs read as not-present tables (KVM's walker faults without P) and turn data
+/// accesses into MMIO exits that name the physical address reached.
+struct CasePlan {
+    /// The 4 KiB frames holding case words, sorted.
+    var casePages: [UInt64]
+    /// The 4 KiB pages a walk of the test address could end on, whatever level maps it.
+    var targetPages: [UInt64]
+    /// Index of the runner's entry in the root table.
+    var rootIndex: UInt64
+    /// Guest-physical address of that entry.
+    var rootEntryAddress: UInt64
+    /// The runner region.
+    var runnerPhysical: UInt64
+    var runnerLinear: UInt64
+
+    /// Why a case cannot be placed.
+    struct Unplaceable: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Plans `c` for `format`; `present` says whether an entry at a level is present.
+    init(_ c: WalkCase, format: PagingFormatDescriptor, root: UInt64, present: (Int, UInt64) -> Bool) throws {
+        let pageMask: UInt64 = ~UInt64(RunnerGuest.pageBytes - 1)
+        let limit: UInt64 = c.maxPhysicalAddressBits >= 64 ? ~0 : 1 << UInt64(c.maxPhysicalAddressBits)
+        var pages = Set(c.memory.keys.map { $0 & pageMask }.filter { $0 < limit })
+        if root < limit { pages.insert(root & pageMask) }
+        casePages = pages.sorted()
+
+        // The entries the walk reads, whatever their rights: follow every present entry both as a
+        // table pointer and as a leaf of its level's page size.
+        var targets = Set<UInt64>()
+        var table = root
+        for (depth, level) in format.levels.enumerated() {
+            let address = table &+ format.index(c.address, depth: depth) &* UInt64(level.entryBytes)
+            let entry = c.memory[address] ?? 0
+            guard present(depth, entry) else { break }
+            if level.isLast || level.leafWhen != nil {
+                let size = format.pageBytes(depth: depth)
+                let page = (entry & level.addressMask & ~(size - 1)) | (c.address & (size - 1) & pageMask)
+                if page < limit { targets.insert(page) }
+            }
+            if level.isLast { break }
+            table = entry & level.addressMask
+        }
+        targetPages = targets.sorted()
+
+        var avoid = pages.union(targets)
+        let addressMask = format.levels[0].addressMask
+        for value in c.memory.values { avoid.insert(value & addressMask & pageMask) }
+
+        // The root index: one no level of the test address uses (the root page may be reused as a
+        // lower table) and that holds no case word.
+        let rootLevel = format.levels[0]
+        let used = Set((0..<format.levels.count).map { format.index(c.address, depth: $0) })
+        let count = UInt64(1) << UInt64(rootLevel.indexBits)
+        guard let k = (0..<count).reversed().first(where: { k in
+            !used.contains(k) && c.memory[root &+ k &* UInt64(rootLevel.entryBytes)] == nil
+        }) else {
+            throw Unplaceable(description: "no free root-table index for the runner's own mapping")
+        }
+        rootIndex = k
+        rootEntryAddress = root &+ k &* UInt64(rootLevel.entryBytes)
+        runnerLinear = format.canonical(k << UInt64(rootLevel.indexShift))
+
+        // The region: the first 16 MiB step from 1.75 GiB up (then from 16 MiB up) clear of
+        // everything the case can reach.
+        let region = UInt64(RunnerGuest.regionBytes)
+        let step: UInt64 = 16 << 20
+        let candidates = Array(stride(from: UInt64(0x7000_0000), to: min(limit, 1 << 40), by: Int(step)))
+            + Array(stride(from: step, to: min(limit, 0x7000_0000), by: Int(step)))
+        guard let base = candidates.first(where: { base in
+            base + region <= limit && !(0..<UInt64(RunnerGuest.pageCount)).contains { avoid.contains(base + $0 * 4096) }
+        }) else {
+            throw Unplaceable(description: "no guest-physical room for the runner below MAXPHYADDR")
+        }
+        runnerPhysical = base
+    }
+}
