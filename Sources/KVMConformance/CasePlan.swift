@@ -75,11 +75,12 @@ struct CasePlan {
         // everything the case can reach.
         let region = UInt64(RunnerGuest.regionBytes)
         let step: UInt64 = 16 << 20
-        let candidates = Array(stride(from: UInt64(0x7000_0000), to: min(limit, 1 << 40), by: Int(step)))
-            + Array(stride(from: step, to: min(limit, 0x7000_0000), by: Int(step)))
-        guard let base = candidates.first(where: { base in
+        let high = stride(from: UInt64(0x7000_0000), to: min(limit, 1 << 40), by: Int(step))
+        let low = stride(from: step, to: min(limit, 0x7000_0000), by: Int(step))
+        func clear(_ base: UInt64) -> Bool {
             base + region <= limit && !(0..<UInt64(RunnerGuest.pageCount)).contains { avoid.contains(base + $0 * 4096) }
-        }) else {
+        }
+        guard let base = high.first(where: clear) ?? low.first(where: clear) else {
             throw Unplaceable(description: "no guest-physical room for the runner below MAXPHYADDR")
         }
         runnerPhysical = base

@@ -196,6 +196,25 @@ public struct ReferenceWalker {
         return nil
     }
 
+    /// Builds the fault report (error code or exit qualification) from the format's report rules.
+    func faultReport(_ format: PagingFormat, access: ReferenceAccess, rights: [String: Bool], machine: ReferenceMachine,
+                     facts: Set<String>, level: Int, kind: String = "not-present") -> ReferenceOutcome {
+        var value: UInt64 = 0
+        let register = specs.register(format.report.register.value)
+        for (field, rule) in format.report.flags {
+            let hit = rule.expression.holds { name in
+                if name.hasPrefix("access."), let a = AccessAttribute(rawValue: String(name.dropFirst(7))) {
+                    return access.attributes.contains(a) ? 1 : 0
+                }
+                if name.hasPrefix("fault.") { return facts.contains(String(name.dropFirst(6))) ? 1 : 0 }
+                if let r = rights[name] { return r ? 1 : 0 }
+                return self.value(of: name, machine: machine) ?? 0
+            }
+            if hit { value |= register?.field(field)?.bits.mask ?? 0 }
+        }
+        return .fault(kind: kind, report: value, level: level)
+    }
+
     func value(of name: String, machine: ReferenceMachine) -> UInt64? {
         let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
         guard parts.count == 2 else { return nil }
@@ -243,6 +262,12 @@ public struct ReferenceWalker {
                 }
             } else if access.address >> UInt64(bits) != 0 {
                 reason = "the address is wider than \(bits) bits"
+                if format.family == .ept {
+                    // Guest-physical bits above the walk's width must be zero: a violation with no rights.
+                    var none: [String: Bool] = [:]
+                    for r in format.rights { none[r.name] = false }
+                    return faultReport(format, access: access, rights: none, machine: machine, facts: ["not-present"], level: 0)
+                }
                 return .invalidState("address 0x\(String(access.address, radix: 16)) is wider than the format's \(bits) bits")
             }
         }
@@ -274,16 +299,26 @@ public struct ReferenceWalker {
         let root = (machine.registers[rootParts[0]] ?? 0) & (rootField?.bits.mask ?? 0)
 
         // PAE: the PDPTEs are loaded with the root; a present one with a reserved bit cannot be loaded.
+        // Entries loaded with the root (PAE PDPTEs at MOV CR3). Through EPT the table is translated
+        // as a plain read with no guest linear address; a fault reports the table's base.
+        var rootEntries: [UInt64] = []
         if let first = format.levels.first, first.loadedWithRoot {
             let layout = first.entryLayout.flatMap { specs.layout($0) } ?? defaultLayout
             let mask = reservedMask(format.reserved + first.reserved + first.tableReserved, layout: layout)
+            var tableHost = root
+            if var s2 = stage2 {
+                guard let t = s2.translate(root, [.read, .data], memory: memory) else {
+                    stage2 = s2
+                    reason = "the EPT translation of the \(first.name) table at 0x\(String(root, radix: 16)) failed"
+                    return nested(root)
+                }
+                stage2 = s2
+                tableHost = t.physical
+            }
             for i in 0..<(UInt64(1) << UInt64(first.index.width)) {
                 let address = root + i * UInt64(layout.size)
-                let entry: UInt64
-                switch readEntry(address, bytes: layout.size) {
-                case .success(let v): entry = v
-                case .failure(let stop): return stop.outcome
-                }
+                let entry = memory.read(tableHost + i * UInt64(layout.size), bytes: layout.size)
+                rootEntries.append(entry)
                 if holds(format.present, entry: entry, layout: layout) && entry & mask != 0 {
                     reason = "\(first.name) \(i) has reserved bits set: loading \(rootParts[0]) would raise #GP"
                     return .invalidState("\(first.name) \(i) at 0x\(String(address, radix: 16)) has reserved bits 0x\(String(entry & mask, radix: 16)) set; loading \(rootParts[0]) would raise #GP")
@@ -295,27 +330,14 @@ public struct ReferenceWalker {
         var rights: [String: Bool] = Dictionary(uniqueKeysWithValues: format.rights.map { ($0.name, true) })
         var used: [(address: UInt64, entry: UInt64, layout: EntryLayout, level: PagingLevel)] = []
         func report(_ kind: String, facts: Set<String>, level: Int) -> ReferenceOutcome {
-            var value: UInt64 = 0
-            let register = specs.register(format.report.register.value)
-            for (field, rule) in format.report.flags {
-                let hit = rule.expression.holds { name in
-                    if name.hasPrefix("access."), let a = AccessAttribute(rawValue: String(name.dropFirst(7))) {
-                        return access.attributes.contains(a) ? 1 : 0
-                    }
-                    if name.hasPrefix("fault.") { return facts.contains(String(name.dropFirst(6))) ? 1 : 0 }
-                    if let r = rights[name] { return r ? 1 : 0 }
-                    return control(name)
-                }
-                if hit { value |= register?.field(field)?.bits.mask ?? 0 }
-            }
-            return .fault(kind: kind, report: value, level: level)
+            faultReport(format, access: access, rights: rights, machine: machine, facts: facts, level: level, kind: kind)
         }
         for (depth, level) in format.levels.enumerated() {
             let layout = level.entryLayout.flatMap { specs.layout($0) } ?? defaultLayout
             let index = (access.address >> UInt64(level.index.low)) & ((UInt64(1) << UInt64(level.index.width)) - 1)
             let address = table + index * UInt64(layout.size)
             let entry: UInt64
-            switch readEntry(address, bytes: layout.size) {
+            switch level.loadedWithRoot && Int(index) < rootEntries.count ? .success(rootEntries[Int(index)]) : readEntry(address, bytes: layout.size) {
             case .success(let v): entry = v
             case .failure(let stop):
                 let outcome = stop.outcome

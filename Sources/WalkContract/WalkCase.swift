@@ -46,6 +46,14 @@ public struct WalkCase {
     public static let requiredRegisters = ["cr0", "cr3", "cr4", "efer"]
     public static let optionalRegisters = ["rflags", "pkru", "ia32_pkrs"]
 
+    /// A JSON boolean (not a number that happens to be 0 or 1).
+    static func boolean(_ value: Any, _ what: String, id: String?) throws -> Bool {
+        guard let b = value as? Bool, String(describing: type(of: value)).contains("Boolean") || value is Bool && !(value is NSNumber) else {
+            throw Invalid(id: id, message: "\(what) must be true or false")
+        }
+        return b
+    }
+
     public static func number(_ value: Any?, _ what: String, id: String?) throws -> UInt64 {
         if let s = value as? String {
             let t = s.lowercased()
@@ -125,10 +133,7 @@ public struct WalkCase {
             }
             let eptp = try number(eo["eptp"], "ept.eptp", id: id)
             var mbec = false
-            if let m = eo["mode_based_execute"] {
-                guard let b = m as? Bool else { throw Invalid(id: id, message: "ept.mode_based_execute must be true or false") }
-                mbec = b
-            }
+            if let m = eo["mode_based_execute"] { mbec = try boolean(m, "ept.mode_based_execute", id: id) }
             ept = (eptp, mbec)
         }
         var memory: [UInt64: UInt64] = [:]
@@ -165,14 +170,14 @@ public struct WalkCase {
             throw Invalid(id: id, message: "access.cpl applies to linear accesses only")
         }
         var implicit = false
-        if let i = a["implicit"] {
-            guard let b = i as? Bool else { throw Invalid(id: id, message: "access.implicit must be true or false") }
-            implicit = b
-        }
+        if let i = a["implicit"] { implicit = try boolean(i, "access.implicit", id: id) }
         var user = false
         if let u = a["user"] {
-            guard let b = u as? Bool, hasGPA else { throw Invalid(id: id, message: "access.user must be true or false, with guest_physical") }
-            user = b
+            guard hasGPA else { throw Invalid(id: id, message: "access.user applies to guest_physical accesses only") }
+            user = try boolean(u, "access.user", id: id)
+        }
+        if hasGPA && phys < 64 && address >> UInt64(phys) != 0 {
+            throw Invalid(id: id, message: "access.guest_physical: 0x\(String(address, radix: 16)) is at or above 2^MAXPHYADDR (\(phys) bits)")
         }
         return WalkCase(
             id: id, maxPhysicalAddressBits: phys, features: features, registers: registers, ept: ept, memory: memory,

@@ -29,7 +29,7 @@ import WalkContract
         var rng = SplitMix64(seed: UInt64(levels) &* 0x9E37_79B9)
         var checked = 0
         var failures: [String] = []
-        while checked < 6000 {
+        while checked < 3000 {
             let c = rng.next() & ((1 << UInt64(sweep.flagCount)) - 1)
             guard sweep.isLegal(c) else { continue }
             checked += 1
@@ -47,7 +47,7 @@ import WalkContract
         let reference = ReferenceEngine(specs: specs)
         var rng = SplitMix64(seed: UInt64(mode.utf8.reduce(0) { $0 &* 31 &+ UInt64($1) }))
         var failures: [String] = []
-        for i in 0..<1500 {
+        for i in 0..<600 {
             let c = RandomCases.guestCase(mode: mode, index: i, rng: &rng)
             if let d = Self.disagreement(c, generated, reference) { failures.append(d) }
         }
@@ -61,7 +61,7 @@ import WalkContract
         let reference = ReferenceEngine(specs: specs)
         var rng = SplitMix64(seed: format == "ept-4level" ? 44 : 55)
         var failures: [String] = []
-        for i in 0..<1500 {
+        for i in 0..<600 {
             let c = RandomCases.eptCase(levels: format == "ept-4level" ? 4 : 5, nestedGuest: i % 2 == 0, index: i, rng: &rng)
             if let d = Self.disagreement(c, generated, reference) { failures.append(d) }
         }

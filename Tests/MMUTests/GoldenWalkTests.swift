@@ -12,11 +12,11 @@ import WalkContract
         return text.split(separator: "\n").map(String.init)
     }
 
-    @Test(arguments: ["generated", "reference"])
-    func pagingGoldenCases(engine: String) throws {
+    @Test(arguments: ["generated", "reference"], ["paging-golden.jsonl", "ept-golden.jsonl"])
+    func goldenCases(engine: String, file: String) throws {
         let specs = try #require(TestSupport.specs, "specs/ must load")
-        let lines = Self.goldenLines("paging-golden.jsonl")
-        #expect(lines.count >= 400, "the golden file must hold at least 400 cases")
+        let lines = Self.goldenLines(file)
+        #expect(lines.count >= 400, "\(file) must hold at least 400 cases")
         let runner: any WalkEngine = engine == "generated" ? GeneratedEngine(specs: specs) : ReferenceEngine(specs: specs)
         var failures: [String] = []
         for line in lines {

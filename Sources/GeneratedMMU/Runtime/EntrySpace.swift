@@ -21,6 +21,8 @@ public enum EntryUpdate: Sendable {
 public protocol EntrySpace {
     /// Reads the `bytes`-wide entry at `address`.
     func readEntry(_ address: UInt64, bytes: UInt64) -> EntryRead
+    /// Reads an entry loaded with the root (a PAE PDPTE at MOV CR3) from the table at `base`.
+    func readRootEntry(_ address: UInt64, base: UInt64, bytes: UInt64) -> EntryRead
     /// Atomically replaces `expected` with `desired` at `address`.
     func updateEntry(_ address: UInt64, bytes: UInt64, expected: UInt64, desired: UInt64) -> EntryUpdate
     /// Translates the walk's output address (for nested paging: through EPT), before any A/D update.
@@ -43,6 +45,11 @@ public struct DirectSpace<M: PhysicalMemory>: EntrySpace {
         }
         guard let v = memory.load32(address) else { return .stop(.outsideMemory(address)) }
         return .value(UInt64(v))
+    }
+
+    @inlinable
+    public func readRootEntry(_ address: UInt64, base: UInt64, bytes: UInt64) -> EntryRead {
+        readEntry(address, bytes: bytes)
     }
 
     @inlinable
@@ -97,6 +104,17 @@ public struct NestedSpace<M: PhysicalMemory>: EntrySpace {
         case .translation(let t):
             let direct = DirectSpace(memory)
             return direct.readEntry(t.physical, bytes: bytes)
+        case let stop:
+            return .stop(stop)
+        }
+    }
+
+    /// PDPTE loads belong to MOV CR3: plain reads (no EPT D even with EPT A/D), with no guest linear
+    /// address; a fault reports the table's base.
+    public func readRootEntry(_ address: UInt64, base: UInt64, bytes: UInt64) -> EntryRead {
+        switch eptWalk(base, Access(address: base, kind: .read)) {
+        case .translation(let t):
+            return DirectSpace(memory).readEntry(t.physical &+ (address &- base), bytes: bytes)
         case let stop:
             return .stop(stop)
         }

@@ -38,18 +38,29 @@ public enum Walker {
                 }
             } else if access.address >> bits != 0 {
                 tracer.end("the address is wider than \(bits) bits")
+                if format.descriptor.family == .ept {
+                    // Guest-physical bits above the walk's width must be zero: an EPT violation with
+                    // no permissions (SDM Vol. 3C §29.3.3), not an alias of a lower address.
+                    return .fault(fault(format, .notPresent, access.attributes, 0, 0, facts: 1 << 0))
+                }
                 return .invalidState("address 0x\(String(access.address, radix: 16)) is wider than the format's \(bits) bits")
             }
         }
+        // PDPTEs are loaded with the root (PAE, at MOV CR3): read them all now; a reserved bit in any
+        // present one is a #GP there, so the state is invalid.
+        var rootEntries = InlineArray<8, UInt64>(repeating: 0)
         if let first = format.levels.first, first.loadedWithRoot {
-            // PDPTEs are loaded at MOV CR3: a reserved bit in any present one is a #GP there.
-            for i in 0...first.indexMask {
-                let address = format.root &+ i &* first.entryBytes
-                let entry: UInt64
-                switch space.readEntry(address, bytes: first.entryBytes) {
-                case .value(let v): entry = v
-                case .stop(let outcome): return outcome
+            let count = Int(first.indexMask) + 1
+            guard count <= 8 else { return .invalidState("a root-loaded table has more than 8 entries") }
+            for i in 0..<count {
+                let address = format.root &+ UInt64(i) &* first.entryBytes
+                switch space.readRootEntry(address, base: format.root, bytes: first.entryBytes) {
+                case .value(let v): rootEntries[i] = v
+                case .stop(let outcome):
+                    tracer.end("loading the root entries at 0x\(String(format.root, radix: 16)) failed")
+                    return outcome
                 }
+                let entry = rootEntries[i]
                 if entryRule(first.present, entry) && entry & first.reservedTable != 0 {
                     tracer.end("PDPTE \(i) has reserved bits set: loading CR3 would raise #GP")
                     return .invalidState(
@@ -71,7 +82,7 @@ public enum Walker {
                 let index = (access.address >> level.indexShift) & level.indexMask
                 let address = table &+ index &* level.entryBytes
                 let entry: UInt64
-                switch space.readEntry(address, bytes: level.entryBytes) {
+                switch level.loadedWithRoot ? .value(rootEntries[Int(index)]) : space.readEntry(address, bytes: level.entryBytes) {
                 case .value(let v): entry = v
                 case .stop(let outcome):
                     tracer.end("reading \(format.descriptor.levels[depth].name) at 0x\(String(address, radix: 16)) failed")

@@ -282,7 +282,9 @@ private struct TreeBuilder {
             var node = YAMLNode(.scalar(text, quoted: !plain), at: at)
             if event.end_mark.line > event.start_mark.line {
                 node.isMultiline = true
-                if plain { node.characterLocations = foldedLocations(of: text, from: event.start_mark, to: event.end_mark) }
+                if plain {
+                    node.characterLocations = foldedLocations(of: text, from: event.start_mark, to: event.end_mark)
+                }
             }
             return add(node, diagnostics: &diagnostics)
         case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:

@@ -51,6 +51,32 @@ struct YAMLReaderTests {
         #expect(a && !b && c)
     }
 
+    @Test("a plain scalar over several lines knows where each character came from")
+    func multilineLocations() throws {
+        let (node, _) = read("a: one\n  two\n\n   three\nb: 1\n")
+        let a = try #require(node?["a"])
+        #expect(a.scalar == "one two\nthree")
+        #expect(a.isMultiline)
+        let locations = try #require(a.characterLocations)
+        #expect(locations.count == "one two\nthree".unicodeScalars.count + 1)
+        #expect(locations[0] == SourceLocation(file: "t.yaml", line: 1, column: 4))
+        #expect(locations[4] == SourceLocation(file: "t.yaml", line: 2, column: 3))
+        #expect(locations[8] == SourceLocation(file: "t.yaml", line: 4, column: 4))
+        #expect(locations.last == SourceLocation(file: "t.yaml", line: 4, column: 9))
+        #expect(node?["b"]?.isMultiline == false)
+        #expect(node?["b"]?.characterLocations == nil)
+    }
+
+    @Test("a quoted rule over several lines is located at its start")
+    func multilineQuotedRule() {
+        let spec = ToySpecs.twoLevel.replacingOccurrences(
+            of: "present: P || (MT != 0 && cpuid.toy1g)", with: "present: \"P ||\n  nope\"")
+        let result = load(Array(ToySpecs.files.dropLast(2)) + [("toy/toy2.yaml", spec)])
+        #expect(
+            result.diagnostics.map(\.description)
+                == ["toy/toy2.yaml:11:10: error: in 'present' of toy-2level: unknown name 'nope'"])
+    }
+
     @Test("a duplicate key is an error with a note at the first")
     func duplicateKey() {
         let (_, diagnostics) = read("a: 1\nb: 2\na: 3\n")
