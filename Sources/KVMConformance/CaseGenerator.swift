@@ -334,12 +334,14 @@ struct CaseBuilder {
         return format.descriptor.canonical(UInt64.random(in: 0..<(1 << bits), using: &rng))
     }
 
-    /// `count` distinct random table pages between 1 MiB and 1 GiB.
+    /// `count` distinct random table pages in a random 256 KiB window between 1 MiB and 1 GiB
+    /// (tables close together, as access.c preallocates them, keep KVM's memory slots few).
     func randomTables(count: Int, _ rng: inout SplitMix64) -> [UInt64] {
+        let window = UInt64.random(in: 0x100..<0x3_FF00, using: &rng)
         var seen = Set<UInt64>()
         var result: [UInt64] = []
         while result.count < count {
-            let page = UInt64.random(in: 0x100..<0x4_0000, using: &rng) << 12
+            let page = (window + UInt64.random(in: 0..<64, using: &rng)) << 12
             if seen.insert(page).inserted { result.append(page) }
         }
         return result

@@ -12,7 +12,8 @@ import WalkContract
 struct CasePlan {
     /// The 4 KiB frames holding case words, sorted.
     var casePages: [UInt64]
-    /// The 4 KiB pages a walk of the test address could end on, whatever level maps it.
+    /// The 4 KiB page the walk of the test address ends on, if it reaches a leaf (whatever the
+    /// rights, which only KVM judges).
     var targetPages: [UInt64]
     /// Index of the runner's entry in the root table.
     var rootIndex: UInt64
@@ -27,28 +28,29 @@ struct CasePlan {
         var description: String
     }
 
-    /// Plans `c` for `format`; `present` says whether an entry at a level is present.
-    init(_ c: WalkCase, format: PagingFormatDescriptor, root: UInt64, present: (Int, UInt64) -> Bool) throws {
+    /// Plans `c` for `format`; `present` and `leaf` say whether an entry of a level is present and
+    /// whether it maps a page.
+    init(_ c: WalkCase, format: PagingFormatDescriptor, root: UInt64, present: (Int, UInt64) -> Bool,
+         leaf: (Int, UInt64) -> Bool) throws {
         let pageMask: UInt64 = ~UInt64(RunnerGuest.pageBytes - 1)
         let limit: UInt64 = c.maxPhysicalAddressBits >= 64 ? ~0 : 1 << UInt64(c.maxPhysicalAddressBits)
         var pages = Set(c.memory.keys.map { $0 & pageMask }.filter { $0 < limit })
         if root < limit { pages.insert(root & pageMask) }
         casePages = pages.sorted()
 
-        // The entries the walk reads, whatever their rights: follow every present entry both as a
-        // table pointer and as a leaf of its level's page size.
+        // The entries the walk reads, whatever their rights and reserved bits.
         var targets = Set<UInt64>()
         var table = root
         for (depth, level) in format.levels.enumerated() {
             let address = table &+ format.index(c.address, depth: depth) &* UInt64(level.entryBytes)
             let entry = c.memory[address] ?? 0
             guard present(depth, entry) else { break }
-            if level.isLast || level.leafWhen != nil {
+            if leaf(depth, entry) {
                 let size = format.pageBytes(depth: depth)
                 let page = (entry & level.addressMask & ~(size - 1)) | (c.address & (size - 1) & pageMask)
                 if page < limit { targets.insert(page) }
+                break
             }
-            if level.isLast { break }
             table = entry & level.addressMask
         }
         targetPages = targets.sorted()

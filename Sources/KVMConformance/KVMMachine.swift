@@ -35,6 +35,8 @@ final class KVMMachine {
     let arena: UnsafeMutableRawPointer
     let arenaBytes: Int
     private(set) var liveSlots: [UInt32] = []
+    /// What the runner region in slot 0 was built for, while it stays mapped.
+    var runnerIdentity: String?
 
     /// Creates a VM and its vCPU with `cpuid`; `arenaBytes` of host memory back its guest memory.
     init(host: KVMHost, cpuid: [kvm_cpuid_entry2], arenaBytes: Int = 8 << 20) throws {
@@ -90,15 +92,17 @@ final class KVMMachine {
         liveSlots.append(slot)
     }
 
-    /// Deletes every slot. Deleting a slot makes KVM drop its shadow page tables and its MMIO
-    /// translation cache, so the next case cannot see the previous one's translations.
-    func removeAllSlots() throws {
-        for slot in liveSlots {
+    /// Deletes every slot but `kept`. Deleting a slot makes KVM drop the shadow page tables built
+    /// from it and bumps the memslot generation, which invalidates KVM's MMIO translation cache, so
+    /// the next case cannot see the previous one's translations.
+    func removeSlots(keeping kept: UInt32? = nil) throws {
+        for slot in liveSlots where slot != kept {
             var region = kvm_userspace_memory_region(slot: slot, flags: 0, guest_phys_addr: 0, memory_size: 0, userspace_addr: 0)
             let r = ckvm_ioctl_ptr(vm, CKVM_SET_USER_MEMORY_REGION, &region)
             guard r == 0 else { throw KVMError("KVM_SET_USER_MEMORY_REGION (delete)", errno: Int32(-r)) }
         }
-        liveSlots = []
+        liveSlots = liveSlots.filter { $0 == kept }
+        if kept == nil { runnerIdentity = nil }
     }
 
     func registers() throws -> kvm_regs {

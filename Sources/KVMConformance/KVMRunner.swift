@@ -112,14 +112,18 @@ public final class KVMRunner {
             return .skipped("\(format.name): the runner runs 64-bit code under IA-32e paging only")
         }
         let present = format.levels.map { $0.present.specialized(staticValue) }
+        let leafWhen = format.levels.map { $0.leafWhen?.specialized(staticValue) }
+        func holds(_ table: RuleTable, _ entry: UInt64) -> Bool {
+            table.evaluate { input in
+                input.source == .entry ? (entry >> UInt64(input.shift)) & ((1 << UInt64(input.width)) - 1) : 0
+            }
+        }
         let root = state[index: format.rootRegister] & format.rootMask
         let plan: CasePlan
         do {
-            plan = try CasePlan(c, format: format, root: root) { depth, entry in
-                present[depth].evaluate { input in
-                    input.source == .entry ? (entry >> UInt64(input.shift)) & ((1 << UInt64(input.width)) - 1) : 0
-                }
-            }
+            plan = try CasePlan(
+                c, format: format, root: root, present: { holds(present[$0], $1) },
+                leaf: { depth, entry in format.levels[depth].isLast || (leafWhen[depth].map { holds($0, entry) } ?? false) })
         } catch {
             return .skipped("\(error)")
         }
@@ -195,62 +199,76 @@ public final class KVMRunner {
 
     func run(_ c: WalkCase, on machine: KVMMachine, format: PagingFormatDescriptor, plan: CasePlan, kind: AccessKind,
              userKey: UInt64) throws -> KVMOutcome {
-        // Guest memory: the case's pages, the pages a fetch could land on, the runner's region.
-        enum Content { case caseWords, fetchFill, runner(Int) }
-        var pages: [UInt64: Content] = [:]
-        for p in plan.casePages { pages[p] = .caseWords }
-        if kind == .fetch { for p in plan.targetPages where pages[p] == nil { pages[p] = .fetchFill } }
-        for i in 0..<RunnerGuest.pageCount { pages[plan.runnerPhysical + UInt64(i * RunnerGuest.pageBytes)] = .runner(i) }
+        // Guest memory: the runner's region in slot 0 at arena offset 0, kept mapped while it stays
+        // the same; then the case's pages and the pages a fetch could land on, in runs that may
+        // span gaps of up to 16 pages (zero-filled: they read as not-present entries).
         let pageBytes = UInt64(RunnerGuest.pageBytes)
-        let sorted = pages.keys.sorted()
-        guard sorted.count * RunnerGuest.pageBytes <= machine.arenaBytes else {
-            return .skipped("the case needs \(sorted.count) guest pages; the runner's arena holds \(machine.arenaBytes / RunnerGuest.pageBytes)")
+        var pages = Set(plan.casePages)
+        var fill = Set<UInt64>()
+        if kind == .fetch { fill = Set(plan.targetPages).subtracting(pages) }
+        pages.formUnion(fill)
+        let sorted = pages.sorted()
+        let runner = plan.runnerPhysical..<(plan.runnerPhysical + UInt64(RunnerGuest.regionBytes))
+        var runs: [(start: UInt64, pages: Int)] = []
+        for page in sorted {
+            if let last = runs.last {
+                let end = last.start + UInt64(last.pages) * pageBytes
+                if page - end <= 16 * pageBytes && !(end..<page).overlaps(runner) {
+                    runs[runs.count - 1].pages = Int((page - last.start) / pageBytes) + 1
+                    continue
+                }
+            }
+            runs.append((page, 1))
         }
-        try machine.removeAllSlots()
-        var arenaOffset: [UInt64: Int] = [:]
-        var runs: [(start: UInt64, offset: Int, pages: Int)] = []
-        for (i, page) in sorted.enumerated() {
-            arenaOffset[page] = i * RunnerGuest.pageBytes
-            if let last = runs.last, last.start + UInt64(last.pages) * pageBytes == page {
-                runs[runs.count - 1].pages += 1
-            } else {
-                runs.append((page, i * RunnerGuest.pageBytes, 1))
+        let regionOffset = RunnerGuest.regionBytes
+        let needed = regionOffset + runs.reduce(0) { $0 + $1.pages } * RunnerGuest.pageBytes
+        guard needed <= machine.arenaBytes else {
+            return .skipped("the case needs \(needed / RunnerGuest.pageBytes) guest pages; the runner's arena holds \(machine.arenaBytes / RunnerGuest.pageBytes)")
+        }
+        guard runs.count + 2 < host.memorySlots else {
+            return .skipped("the case needs \(runs.count + 1) memory slots; KVM allows \(host.memorySlots)")
+        }
+        let identity = "\(plan.runnerPhysical) \(format.name) \(userKey)"
+        let keepRunner = machine.runnerIdentity == identity
+        try machine.removeSlots(keeping: keepRunner ? 0 : nil)
+        let arena = machine.arena
+        try RunnerGuest.build(into: arena, format: format, physicalBase: plan.runnerPhysical,
+                              linearBase: plan.runnerLinear, userKey: userKey, linear: c.address, kind: kind)
+        if let override = testCodeOverride {
+            for page in [RunnerGuest.Page.kernelCode, .userCode] {
+                for (j, b) in override.enumerated() { arena.storeBytes(of: b, toByteOffset: RunnerGuest.offset(page) + j, as: UInt8.self) }
             }
         }
-        guard runs.count + 1 < host.memorySlots else {
-            return .skipped("the case needs \(runs.count) memory slots; KVM allows \(host.memorySlots)")
+        var arenaOffset: [UInt64: Int] = [:]  // page -> offset
+        var next = regionOffset
+        for r in runs {
+            (arena + next).initializeMemory(as: UInt8.self, repeating: 0, count: r.pages * RunnerGuest.pageBytes)
+            for i in 0..<r.pages { arenaOffset[r.start + UInt64(i) * pageBytes] = next + i * RunnerGuest.pageBytes }
+            next += r.pages * RunnerGuest.pageBytes
         }
-        let arena = machine.arena
-        arena.initializeMemory(as: UInt8.self, repeating: 0, count: sorted.count * RunnerGuest.pageBytes)
-        let rootEntry = try RunnerGuest.rootEntry(format: format, physicalBase: plan.runnerPhysical)
-        for page in sorted {
-            guard let offset = arenaOffset[page], let content = pages[page] else { continue }
-            switch content {
-            case .caseWords: break
-            case .fetchFill:
-                (arena + offset).initializeMemory(as: UInt8.self, repeating: RunnerGuest.fetchFill, count: RunnerGuest.pageBytes)
-            case .runner(let i) where i == 0:
-                try RunnerGuest.build(into: arena + offset, format: format, physicalBase: plan.runnerPhysical,
-                                      linearBase: plan.runnerLinear, userKey: userKey, linear: c.address, kind: kind)
-                if let override = testCodeOverride {
-                    for (j, b) in override.enumerated() {
-                        (arena + offset).storeBytes(of: b, toByteOffset: RunnerGuest.offset(.kernelCode) + j, as: UInt8.self)
-                        (arena + offset).storeBytes(of: b, toByteOffset: RunnerGuest.offset(.userCode) + j, as: UInt8.self)
-                    }
-                }
-            case .runner: break
+        for page in fill {
+            if let o = arenaOffset[page] {
+                (arena + o).initializeMemory(as: UInt8.self, repeating: RunnerGuest.fetchFill, count: RunnerGuest.pageBytes)
             }
         }
         func wordOffset(_ address: UInt64) -> Int? {
             arenaOffset[address & ~(pageBytes - 1)].map { $0 + Int(address & (pageBytes - 1)) }
         }
-        for (address, value) in c.memory { if let o = wordOffset(address) { arena.storeBytes(of: value.littleEndian, toByteOffset: o, as: UInt64.self) } }
+        for (address, value) in c.memory where pages.contains(address & ~(pageBytes - 1)) {
+            if let o = wordOffset(address) { arena.storeBytes(of: value.littleEndian, toByteOffset: o, as: UInt64.self) }
+        }
         guard let rootOffset = wordOffset(plan.rootEntryAddress) else {
             return .skipped("the root table at 0x\(String(plan.rootEntryAddress, radix: 16)) is above MAXPHYADDR")
         }
+        let rootEntry = try RunnerGuest.rootEntry(format: format, physicalBase: plan.runnerPhysical)
         arena.storeBytes(of: rootEntry.littleEndian, toByteOffset: rootOffset, as: UInt64.self)
-        for (slot, r) in runs.enumerated() {
-            try machine.mapSlot(UInt32(slot), guestPhysical: r.start, arenaOffset: r.offset, bytes: r.pages * RunnerGuest.pageBytes)
+        if !keepRunner {
+            try machine.mapSlot(0, guestPhysical: plan.runnerPhysical, arenaOffset: 0, bytes: RunnerGuest.regionBytes)
+            machine.runnerIdentity = identity
+        }
+        for (i, r) in runs.enumerated() {
+            try machine.mapSlot(UInt32(i + 1), guestPhysical: r.start, arenaOffset: arenaOffset[r.start] ?? 0,
+                                bytes: r.pages * RunnerGuest.pageBytes)
         }
 
         // Registers.
