@@ -50,8 +50,6 @@ public struct AccessSweep: Sendable {
         // Flags the CPU cannot express.
         if (h(.pteBit51) || h(.pdeBit51)) && maxPhysicalAddressBits >= 52 { return false }
         if (h(.pteBit36) || h(.pdeBit36)) && maxPhysicalAddressBits <= 36 { return false }
-        // The PTE is unused under a 2 MiB PDE: its flags would only duplicate cases.
-        if h(.pdePSE) && (c & Self.pteMask) != 0 { return false }
         var reserved = 0
         for f in [Flag.pteBit51, .pteBit36, .pdeBit51, .pdeBit36, .pdeBit13] where h(f) { reserved += 1 }
         if !h(.eferNX) { reserved += (h(.pteNX) ? 1 : 0) + (h(.pdeNX) ? 1 : 0) }
