@@ -273,6 +273,7 @@ public struct CaseGenerator {
                     if chance(0.5) { e |= bits.accessed }
                     if chance(0.15) { e |= bits.executeDisable }
                     if chance(0.06) { e |= b.randomReservedBit(depth: depth, leaf: leaf, &rng) }
+                    if chance(0.2) { e |= bits.inert & UInt64.random(in: 0...UInt64.max, using: &rng) }
                     b.memory[table + index * UInt64(level.entryBytes)] = e
                 }
             }

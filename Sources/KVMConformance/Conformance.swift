@@ -33,7 +33,7 @@ public struct CaseReport {
         switch verdict {
         case .agree: return nil
         case .disagree(let fields): return "disagree \(id): \(fields.joined(separator: ", ")): \(results)"
-        case .deviation(let d): return "deviation \(id): \(d): \(results)"
+        case .deviation(let d): return "deviation \(id): \(d): \(d.summary): \(results)"
         case .skipped(let why): return "skip \(id): \(why)"
         case .failed(let why): return "fail \(id): \(why)" + (results.isEmpty ? "" : ": \(results)")
         }
@@ -108,6 +108,8 @@ public final class KVMConformance {
                 report.verdict = .agree
             } else if let d = KnownDeviation.recognize(c, kvm: kvmFields, ours: oursFields, facts: runner.facts) {
                 report.verdict = .deviation(d)
+            } else if kvm.result == "page-fault", let range = runner.userModeHole(containing: c) {
+                report.verdict = .deviation(.userModeHole(range))
             } else {
                 report.verdict = .disagree(differences)
             }

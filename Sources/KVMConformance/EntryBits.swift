@@ -22,6 +22,9 @@ struct EntryBits: Sendable {
     var key: UInt64
     /// The address of the next table or of the page.
     var address: UInt64
+    /// Bits that no field of the layout names (ignored by the processor), plus the caching and
+    /// global fields: bits a walk must not care about.
+    var inert: UInt64
 
     /// A field of the layout is missing.
     struct Missing: Error, CustomStringConvertible {
@@ -46,6 +49,8 @@ struct EntryBits: Sendable {
         executeDisable = try mask("XD")
         key = level.keyMask
         address = level.addressMask
+        let named = level.fields.reduce(UInt64(0)) { m, f in m | ((f.width >= 64 ? ~0 : (1 << UInt64(f.width)) - 1) << UInt64(f.shift)) }
+        inert = ~named | ["PWT", "PCD", "G"].reduce(UInt64(0)) { m, name in m | ((try? mask(name)) ?? 0) }
     }
 
     /// `value` placed in the protection-key field.

@@ -50,6 +50,7 @@ public final class KVMRunner {
     public let hostMaxPhysicalAddressBits: Int
     var machines: [String: KVMMachine] = [:]
     var refusals: [String: String] = [:]
+    var holes: [String: String?] = [:]
     /// Replaces the test code (tests use it to hang the guest).
     var testCodeOverride: [UInt8]?
 
@@ -83,47 +84,25 @@ public final class KVMRunner {
     /// Runs one case on KVM.
     public func run(_ c: WalkCase) -> KVMOutcome {
         if c.ept != nil || c.guestPhysical {
-            return .skipped("EPT: this host's KVM offers no nested VMX to run it (kvm.md §9, §11.2)")
+            guard let vmx = facts.specs.feature("vmx"), host.supports(vmx) else {
+                return .skipped("EPT: KVM here offers guests no VMX (KVM_GET_SUPPORTED_CPUID; kvm.md §9, §11.2)")
+            }
+            return .skipped("EPT: the runner has no VMX harness (VMXON, a VMCS and an L2 guest) to run EPT walks")
         }
         if c.implicit { return .skipped("implicit supervisor accesses are not run (the runner makes explicit accesses)") }
         guard c.cpl == 0 || c.cpl == 3 else { return .skipped("CPL \(c.cpl): the runner runs CPL 0 and CPL 3") }
         guard c.maxPhysicalAddressBits <= hostMaxPhysicalAddressBits else {
             return .skipped("MAXPHYADDR \(c.maxPhysicalAddressBits) is above this host's \(hostMaxPhysicalAddressBits)")
         }
-        var state = ControlState()
-        for (name, value) in c.registers { if let i = SpecRegisters.index(named: name) { state[index: i] = value } }
-        var cpu = CPUConfiguration(maxPhysicalAddressBits: c.maxPhysicalAddressBits)
-        for f in c.features { if let i = SpecFeatures.index(named: f) { cpu.features[i] = true } }
-        let staticValue = { (input: RuleInput) -> UInt64 in
-            switch input.source {
-            case .control:
-                let v = state[index: Int(input.index)] >> UInt64(input.shift)
-                return input.width >= 64 ? v : v & ((1 << UInt64(input.width)) - 1)
-            case .feature: return cpu.features[Int(input.index)] ? 1 : 0
-            default: return 0
-            }
+        let mode: CaseMode
+        switch CaseMode.of(c) {
+        case .success(let m): mode = m
+        case .failure(let why): return .skipped(why.description)
         }
-        guard let format = SpecFormats.all.first(where: {
-            $0.family == .guest && $0.enabledWhen.specialized(staticValue).constantValue == true
-        }) else {
-            return .skipped("paging is off: the runner runs 64-bit code under IA-32e paging only")
-        }
-        guard format.isLongModeGuestFormat else {
-            return .skipped("\(format.name): the runner runs 64-bit code under IA-32e paging only")
-        }
-        let present = format.levels.map { $0.present.specialized(staticValue) }
-        let leafWhen = format.levels.map { $0.leafWhen?.specialized(staticValue) }
-        func holds(_ table: RuleTable, _ entry: UInt64) -> Bool {
-            table.evaluate { input in
-                input.source == .entry ? (entry >> UInt64(input.shift)) & ((1 << UInt64(input.width)) - 1) : 0
-            }
-        }
-        let root = state[index: format.rootRegister] & format.rootMask
+        let format = mode.format
         let plan: CasePlan
         do {
-            plan = try CasePlan(
-                c, format: format, root: root, present: { holds(present[$0], $1) },
-                leaf: { depth, entry in format.levels[depth].isLast || (leafWhen[depth].map { holds($0, entry) } ?? false) })
+            plan = try CasePlan(c, format: format, root: mode.root, present: mode.present, leaf: mode.leaf)
         } catch {
             return .skipped("\(error)")
         }
@@ -151,6 +130,44 @@ public final class KVMRunner {
             machines[key] = nil
             return .failed("\(error)")
         }
+    }
+
+    /// The root-table slot in which KVM faults CPL-3 accesses whatever the guest's tables say, if
+    /// `c`'s address lies in one: KVM-PVM keeps such a slot for itself (docs/conformance.md). Found
+    /// by trying: a fully permissive user mapping of `c`'s address, read at CPL 3, must translate.
+    /// The answer is kept per page.
+    public func userModeHole(containing c: WalkCase) -> String? {
+        guard c.cpl == 3, case .success(let mode) = CaseMode.of(c) else { return nil }
+        let format = mode.format
+        guard format.canonical(c.address) == c.address else { return nil }
+        let index = format.index(c.address, depth: 0)
+        let key = "\(format.name) \(c.address >> 12)"
+        if let known = holes[key] { return known }
+        func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
+        var memory: [String: String] = [:]
+        let tables: UInt64 = 0x10_0000, target: UInt64 = 0x30_0000
+        for depth in 0..<format.levels.count {
+            guard let bits = try? EntryBits(format.levels[depth]) else { return nil }
+            let table = tables + UInt64(depth) * 0x1000
+            let next = depth == format.levels.count - 1 ? target : table + 0x1000
+            let entry = (next & bits.address) | bits.present | bits.writable | bits.user
+            memory[hex(table + format.index(c.address, depth: depth) * UInt64(format.levels[depth].entryBytes))] = hex(entry)
+        }
+        let probe: [String: Any] = [
+            "id": "probe", "maxphyaddr": c.maxPhysicalAddressBits, "features": c.features.sorted(),
+            "regs": ["cr0": hex(c.registers["CR0"] ?? 0), "cr3": hex(tables),
+                     "cr4": hex((c.registers["CR4"] ?? 0) & ~facts.translateRelaxed), "efer": hex(c.registers["EFER"] ?? 0)],
+            "memory": memory, "access": ["linear": hex(c.address), "kind": "read", "cpl": 3],
+        ]
+        var hole: String?
+        if let probeCase = try? WalkCase.parse(probe, specs: facts.specs), case .observed(let r) = run(probeCase),
+            r.result == "page-fault"
+        {
+            let start = format.canonical(index << UInt64(format.levels[0].indexShift))
+            hole = "root slot \(index) (\(hex(start))-\(hex(start + format.pageBytes(depth: 0) - 1)))"
+        }
+        holes[key] = .some(hole)
+        return hole
     }
 
     /// A protection key whose access-disable bit the case's PKRU leaves clear, for the runner's own
@@ -284,6 +301,9 @@ public final class KVMRunner {
         sregs.cr2 = 0
         let refused = machine.setSpecialRegisters(sregs)
         if refused != 0 { return .skipped(refusal(machine, sregs, errno: refused)) }
+        if sregs.cr4 & facts.supervisorKeys != 0 {
+            return .skipped("CR4.PKS: the runner does not load IA32_PKRS")
+        }
         if let component = facts.pkruComponent, let offset = xsaveOffset(component: component) {
             try machine.setXSave32(component: component, offset: offset, value: UInt32(truncatingIfNeeded: c.registers["PKRU"] ?? 0))
         } else if (c.registers["PKRU"] ?? 0) != 0 {

@@ -23,6 +23,8 @@ struct SpecFacts {
     /// CR4 bits cleared before `KVM_TRANSLATE`, a supervisor read that would otherwise apply them
     /// (SMAP, SMEP, protection keys).
     let translateRelaxed: UInt64
+    /// CR4.PKS (the runner does not load IA32_PKRS).
+    let supervisorKeys: UInt64
     /// XCR0.PKRU as a state-component number.
     let pkruComponent: Int?
     /// PF_ERROR_CODE.PK and .ID.
@@ -54,6 +56,7 @@ struct SpecFacts {
         ioPrivilegeLevel = try mask(rflags, "IOPL")
         rflagsFixed = try mask(rflags, "fixed1")
         translateRelaxed = ["SMEP", "SMAP", "PKE", "PKS"].reduce(0) { $0 | (cr4.field($1)?.bits.mask ?? 0) }
+        supervisorKeys = cr4.field("PKS")?.bits.mask ?? 0
         pkruComponent = specs.register("XCR0")?.field("PKRU").map { $0.bits.low }
         protectionKeyFlag = try mask(error, "PK")
         instructionFetchFlag = try mask(error, "ID")

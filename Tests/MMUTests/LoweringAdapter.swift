@@ -53,6 +53,11 @@ enum LoweringAdapter {
                 ProtectionKeyDescriptor(userRegister: $0.user, supervisorRegister: $0.supervisor, pageIsUserRight: $0.pageIsUser,
                                         accessDisableShift: $0.ad.map(UInt8.init), writeDisableShift: $0.wd.map(UInt8.init))
             },
+            tlb: f.tlb.map {
+                TLBDescriptor(globalWhen: $0.global.map(table), tagRegister: $0.tagRegister, tagMask: $0.tagMask,
+                              tagWhen: $0.tagWhen.map(table), keepWhen: $0.keepWhen.map(table),
+                              flushAllOnChange: $0.flushAll.map { ($0.register, $0.mask) })
+            },
             rootChecks: f.rootChecks.map { (table($0.rule), $0.why) }, rootReserved: reserved(f.rootReserved),
             sourceFiles: f.sourceFiles)
     }

@@ -192,6 +192,21 @@ public struct SwiftGenerator {
             } else {
                 p.print("protectionKeys: nil,")
             }
+            if let t = f.tlb {
+                p.print("tlb: TLBDescriptor(")
+                p.indent { p in
+                    if let g = t.global { p.print("// global when \(g.text)") }
+                    p.print("globalWhen: \(t.global.map(table) ?? "nil"),")
+                    p.print("tagRegister: \(t.tagRegister), tagMask: \(Swiftify.hex(t.tagMask)),  // \(specs.registers[t.tagRegister].name)")
+                    if let w = t.tagWhen { p.print("// tagged when \(w.text)") }
+                    p.print("tagWhen: \(t.tagWhen.map(table) ?? "nil"),")
+                    if let k = t.keepWhen { p.print("// a root write keeps the tag's entries when \(k.text)") }
+                    p.print("keepWhen: \(t.keepWhen.map(table) ?? "nil"),")
+                    p.print("flushAllOnChange: [\(t.flushAll.map { "(\($0.register), \(Swiftify.hex($0.mask)))" }.joined(separator: ", "))]),  // \(t.flushAll.map(\.name).joined(separator: ", "))")
+                }
+            } else {
+                p.print("tlb: nil,")
+            }
             p.print("rootChecks: [")
             p.indent { p in
                 for c in f.rootChecks {

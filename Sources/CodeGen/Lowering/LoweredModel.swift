@@ -87,6 +87,9 @@ public struct LoweredFormat: Sendable {
     public var accessedDirtyWhen: LoweredRuleTable
     /// (userRegister, supervisorRegister, pageIsUserRight, adShifts, wdShifts)
     public var protectionKeys: (user: Int, supervisor: Int, pageIsUser: Int, ad: [Int], wd: [Int])?
+    /// TLB rules: global leaf rule (entry), tag register+mask, tag/keep rules (control), flush-all fields.
+    public var tlb: (global: LoweredRuleTable?, tagRegister: Int, tagMask: UInt64, tagWhen: LoweredRuleTable?,
+                     keepWhen: LoweredRuleTable?, flushAll: [(register: Int, mask: UInt64, name: String)])?
     public var rootChecks: [(rule: LoweredRuleTable, why: String)]
     public var rootReserved: [LoweredReserved]
     public var sourceFiles: [String]

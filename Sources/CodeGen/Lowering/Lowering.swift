@@ -201,6 +201,18 @@ public struct Lowering {
         let rootRegister = registerIndex[rootParts.first ?? ""] ?? 0
         let rootMask = registerMap[rootParts.first ?? ""]?.field(rootParts.last ?? "")?.bits.mask ?? 0
         let always = Rule(expression: .boolean(true), text: "true", location: f.location)
+        var tlb: (LoweredRuleTable?, Int, UInt64, LoweredRuleTable?, LoweredRuleTable?, [(Int, UInt64, String)])?
+        if let t = f.tlb {
+            func field(_ name: String) -> (Int, UInt64) {
+                let parts = name.split(separator: ".").map(String.init)
+                return (registerIndex[parts.first ?? ""] ?? 0, registerMap[parts.first ?? ""]?.field(parts.last ?? "")?.bits.mask ?? 0)
+            }
+            let leafScope = scope([.entry, .control, .feature], layout: defaultLayout)
+            let tag = t.tag.map { field($0.value) } ?? (0, 0)
+            tlb = (try t.globalWhen.map { try table($0, leafScope, layout: defaultLayout) }, tag.0, tag.1,
+                   try t.tagWhen.map { try table($0, controlScope) }, try t.keepWhen.map { try table($0, controlScope) },
+                   t.flushAllOnChange.map { let r = field($0.value); return (r.0, r.1, $0.value) })
+        }
         let rootChecks = try f.rootChecks.map { (try table($0.invalidWhen, controlScope), $0.why) }
         var rootReserved: [LoweredReserved] = []
         for item in f.rootReserved {
@@ -226,6 +238,8 @@ public struct Lowering {
             rightNames: rightNames, faults: faults, factNames: facts,
             reportRegister: registerIndex[f.report.register.value] ?? 0, reportFlags: flags,
             accessedDirtyWhen: try table(f.accessedDirtyWhen ?? always, controlScope), protectionKeys: keys,
+            tlb: tlb.map { (global: $0.0, tagRegister: $0.1, tagMask: $0.2, tagWhen: $0.3, keepWhen: $0.4,
+                            flushAll: $0.5.map { (register: $0.0, mask: $0.1, name: $0.2) }) },
             rootChecks: rootChecks, rootReserved: rootReserved, sourceFiles: f.files.sorted(), location: f.location)
     }
 }

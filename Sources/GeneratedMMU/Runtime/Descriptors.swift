@@ -207,6 +207,8 @@ public struct PagingFormatDescriptor: Sendable {
     public var accessedDirtyWhen: RuleTable
     /// Protection keys, if any.
     public var protectionKeys: ProtectionKeyDescriptor?
+    /// How translations are cached, if they are.
+    public var tlb: TLBDescriptor?
     /// Root values the processor refuses (an EPTP that VM entry rejects), with the reason.
     public var rootChecks: [(rule: RuleTable, why: String)]
     /// Root-register bits that must be zero.
@@ -220,9 +222,10 @@ public struct PagingFormatDescriptor: Sendable {
         rootRegister: Int, rootMask: UInt64, enabledWhen: RuleTable, levels: [LevelDescriptor], rightNames: [String],
         faults: [FaultDescriptor], factNames: [String], reportRegister: Int,
         reportFlags: [(mask: UInt64, rule: RuleTable)], accessedDirtyWhen: RuleTable,
-        protectionKeys: ProtectionKeyDescriptor?, rootChecks: [(rule: RuleTable, why: String)] = [],
+        protectionKeys: ProtectionKeyDescriptor?, tlb: TLBDescriptor? = nil, rootChecks: [(rule: RuleTable, why: String)] = [],
         rootReserved: [ReservedDescriptor] = [], sourceFiles: [String]
     ) {
+        self.tlb = tlb
         self.rootChecks = rootChecks
         self.rootReserved = rootReserved
         self.name = name
@@ -262,5 +265,33 @@ public struct FeatureGate: Sendable, Hashable {
         self.mask = mask
         self.feature = feature
         self.name = name
+    }
+}
+
+/// TLB rules of a format, lowered (SDM Vol. 3A §4.10): the global-leaf rule, the address-space tag
+/// (PCID), when a root write keeps the tag's entries, and the control fields whose change flushes all.
+public struct TLBDescriptor: Sendable {
+    /// Leaf-entry rule for global translations.
+    public var globalWhen: RuleTable?
+    /// Register holding the tag.
+    public var tagRegister: Int
+    /// The tag's bits in it.
+    public var tagMask: UInt64
+    /// When the tag is in use.
+    public var tagWhen: RuleTable?
+    /// When a root write keeps the tag's non-global entries (evaluated on the new value).
+    public var keepWhen: RuleTable?
+    /// Control fields whose change flushes everything, global entries included.
+    public var flushAllOnChange: [(register: Int, mask: UInt64)]
+
+    /// Creates a descriptor.
+    public init(globalWhen: RuleTable?, tagRegister: Int, tagMask: UInt64, tagWhen: RuleTable?, keepWhen: RuleTable?,
+                flushAllOnChange: [(register: Int, mask: UInt64)]) {
+        self.globalWhen = globalWhen
+        self.tagRegister = tagRegister
+        self.tagMask = tagMask
+        self.tagWhen = tagWhen
+        self.keepWhen = keepWhen
+        self.flushAllOnChange = flushAllOnChange
     }
 }

@@ -42,6 +42,11 @@ public struct PreparedFormat: Sendable {
     var keyRights: (user: UInt64, supervisor: UInt64)
     var keys: ProtectionKeyDescriptor?
     var rightCount: Int
+    /// Leaf-entry rule for global translations, specialised (nil: never global).
+    var globalWhen: RuleTable?
+    /// The address-space tag (PCID) of the current root, 0 when tags are off.
+    public internal(set) var tag: UInt64 = 0
+    var tagInUse = false
     /// Why the root register's value is one the processor refuses, if it is.
     public internal(set) var rootInvalid: String?
     /// Whether accessed and dirty flags are maintained (for EPT, also: guest paging-structure
@@ -84,6 +89,10 @@ public struct PreparedFormat: Sendable {
         }
         for check in descriptor.rootChecks where holds(check.rule) && rootInvalid == nil {
             rootInvalid = check.why
+        }
+        if let t = descriptor.tlb {
+            globalWhen = t.globalWhen?.specialized(staticValue)
+            tagInUse = t.tagWhen.map { holds($0) } ?? (t.tagMask != 0)
         }
         levels = descriptor.levels.map { l in
             var leafReserved = mask(l.reserved + l.leafReserved)
@@ -156,6 +165,11 @@ extension PreparedFormat {
     /// the control bits the tables depend on.
     public mutating func reload(root state: ControlState) {
         root = state[index: descriptor.rootRegister] & descriptor.rootMask
+        if let t = descriptor.tlb, tagInUse {
+            tag = (state[index: t.tagRegister] & t.tagMask) >> UInt64(t.tagMask.trailingZeroBitCount)
+        } else {
+            tag = 0
+        }
     }
 }
 
@@ -216,7 +230,8 @@ public final class PreparedFormatCache {
             hit.reload(root: state)
             return hit
         }
-        let made = PreparedFormat(descriptor, state: state, cpu: cpu)
+        var made = PreparedFormat(descriptor, state: state, cpu: cpu)
+        made.reload(root: state)
         if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
         entries[key] = made
         return made

@@ -121,24 +121,10 @@ public enum Walker {
                     return .fault(Fault(kind: .misconfiguration, report: 0, level: depth, rights: rights))
                 }
                 // The leaf: check the access against the permission table.
-                var keyBits: UInt64 = 0
-                if let keys = format.keys, level.keyMask != 0 {
-                    let key = Int((entry & level.keyMask) >> level.keyShift)
-                    if key < keys.accessDisableShift.count {
-                        let isUser = (rights >> UInt8(keys.pageIsUserRight)) & 1 != 0
-                        let register = isUser ? format.keyRights.user : format.keyRights.supervisor
-                        keyBits = (register >> UInt64(keys.accessDisableShift[key])) & 1
-                            | ((register >> UInt64(keys.writeDisableShift[key])) & 1) << 1
-                    }
-                }
-                let combo = permissionIndex(format.permissionInputs, attributes, rights, keyBits)
-                if (format.permission[combo >> 6] >> UInt64(combo & 63)) & 1 != 0 {
-                    var facts: UInt64 = 0
-                    for (fact, bits) in format.factTables where (bits[combo >> 6] >> UInt64(combo & 63)) & 1 != 0 {
-                        facts |= 1 << UInt64(fact)
-                    }
+                if let denied = permissionFault(format, level: level, depth: depth, entry: entry, rights: rights,
+                                                attributes: attributes) {
                     tracer.end("the access rights deny the access")
-                    return .fault(fault(format, .protection, attributes, rights, depth, facts: facts))
+                    return .fault(denied)
                 }
                 var physical: UInt64
                 if level.pieces.isEmpty {
@@ -184,6 +170,30 @@ public enum Walker {
             tracer.end("the walk ran out of levels")
             return .invalidState("format \(format.descriptor.name) has no leaf level")
         }
+    }
+
+    /// The fault, if the permission table denies `attributes` on a leaf with `rights` (the folded
+    /// rights) and `entry` (for its protection key). Shared by the walk and the TLB hit path.
+    @inline(__always)
+    static func permissionFault(_ format: PreparedFormat, level: PreparedFormat.Level, depth: Int, entry: UInt64,
+                                rights: UInt8, attributes: AccessAttributes) -> Fault? {
+        var keyBits: UInt64 = 0
+        if let keys = format.keys, level.keyMask != 0 {
+            let key = Int((entry & level.keyMask) >> level.keyShift)
+            if key < keys.accessDisableShift.count {
+                let isUser = (rights >> UInt8(keys.pageIsUserRight)) & 1 != 0
+                let register = isUser ? format.keyRights.user : format.keyRights.supervisor
+                keyBits = (register >> UInt64(keys.accessDisableShift[key])) & 1
+                    | ((register >> UInt64(keys.writeDisableShift[key])) & 1) << 1
+            }
+        }
+        let combo = permissionIndex(format.permissionInputs, attributes, rights, keyBits)
+        guard (format.permission[combo >> 6] >> UInt64(combo & 63)) & 1 != 0 else { return nil }
+        var facts: UInt64 = 0
+        for (fact, bits) in format.factTables where (bits[combo >> 6] >> UInt64(combo & 63)) & 1 != 0 {
+            facts |= 1 << UInt64(fact)
+        }
+        return fault(format, .protection, attributes, rights, depth, facts: facts)
     }
 
     /// Evaluates an entry rule (present, leaf, misconfiguration) specialised to the control state.

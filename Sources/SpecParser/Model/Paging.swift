@@ -220,6 +220,8 @@ public struct PagingFormat: Sendable {
     /// Bits of the root register that must be zero (`above-maxphyaddr` means the root field's bits at
     /// or above MAXPHYADDR).
     public var rootReserved: [ReservedBits]
+    /// How translations of this format are cached, if they are (guest formats).
+    public var tlb: TLBRules?
     /// Spec source cited by the file.
     public var source: String
     /// Spec file and position.
@@ -247,5 +249,31 @@ public struct RootCheck: Sendable, Hashable {
     /// Why, for messages.
     public var why: String
     /// Where it was written.
+    public var location: SourceLocation
+}
+
+/// How the TLB caches a format's translations (SDM Vol. 3A §4.10): which leaves are global, which
+/// register field tags address spaces (PCIDs), and which root write keeps the tag's entries.
+///
+/// ```yaml
+/// tlb:
+///   global-when: G && CR4.PGE
+///   tag: CR3.PCID
+///   tag-when: CR4.PCIDE
+///   keep-when: CR4.PCIDE && CR3.no-flush
+/// ```
+public struct TLBRules: Sendable {
+    /// Leaf-entry rule: the translation survives root writes and is shared by all tags.
+    public var globalWhen: Rule?
+    /// Register field that tags cached translations (`CR3.PCID`).
+    public var tag: Located<String>?
+    /// When the tag is in use; otherwise the tag is 0.
+    public var tagWhen: Rule?
+    /// Rule over the new root-register value and control state: a root write keeps the tag's
+    /// non-global entries (`CR3.no-flush` with PCIDs).
+    public var keepWhen: Rule?
+    /// Control fields whose change invalidates every cached translation, global ones included.
+    public var flushAllOnChange: [Located<String>]
+    /// Where it was defined.
     public var location: SourceLocation
 }

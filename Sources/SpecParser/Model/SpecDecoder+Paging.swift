@@ -26,6 +26,7 @@ struct RawPagingFormat {
     var protectionKeys: ProtectionKeys?
     var rootChecks: [RootCheck]?
     var rootReserved: [ReservedBits]?
+    var tlb: TLBRules?
     /// Every key written in the file, valid or not: a required key that was written but failed to
     /// decode has been reported already and is not reported again as missing.
     var writtenKeys: Set<String> = []
@@ -38,7 +39,7 @@ extension SpecDecoder {
         "paging-format", "title", "source", "family", "extends", "enabled-when", "address-bits", "canonical",
         "physical-address-limit", "entry", "root", "levels", "levels-above", "present", "reserved", "misconfigured",
         "leaf-misconfigured", "rights", "faults", "report", "accessed-dirty-when", "protection-keys", "root-checks",
-        "root-reserved",
+        "root-reserved", "tlb",
     ]
 
     mutating func decodePagingFormat(_ node: YAMLNode, file: String, diagnostics: inout DiagnosticCollector) {
@@ -107,6 +108,16 @@ extension SpecDecoder {
             raw.rootChecks = checks
         }
         if let v = m.value("root-reserved") { raw.rootReserved = decodeReserved(v, diagnostics: &diagnostics) }
+        if let v = m.value("tlb"), var t = MappingReader(v, what: "'tlb'", diagnostics: &diagnostics) {
+            let global = t.rule("global-when", diagnostics: &diagnostics)
+            let tag = t.string("tag", diagnostics: &diagnostics)
+            let tagWhen = t.rule("tag-when", diagnostics: &diagnostics)
+            let keep = t.rule("keep-when", diagnostics: &diagnostics)
+            let flush = t.strings("flush-all-on-change", diagnostics: &diagnostics) ?? []
+            t.finish(diagnostics: &diagnostics)
+            raw.tlb = TLBRules(globalWhen: global, tag: tag, tagWhen: tagWhen, keepWhen: keep, flushAllOnChange: flush,
+                               location: v.location)
+        }
         m.finish(diagnostics: &diagnostics)
         rawFormats.append(raw)
     }
@@ -325,6 +336,7 @@ extension SpecDecoder {
                 merged.protectionKeys = child.protectionKeys ?? merged.protectionKeys
                 merged.rootChecks = child.rootChecks ?? merged.rootChecks
                 merged.rootReserved = child.rootReserved ?? merged.rootReserved
+                merged.tlb = child.tlb ?? merged.tlb
             }
             if chain.count == 1 { levelsAbove = raw.levelsAbove ?? [] }
             if chain.count == 1, raw.levelsAbove != nil {
@@ -360,7 +372,7 @@ extension SpecDecoder {
                 misconfigured: merged.misconfigured ?? [], leafMisconfigured: merged.leafMisconfigured ?? [],
                 rights: merged.rights ?? [], faults: merged.faults ?? [], report: report,
                 accessedDirtyWhen: merged.accessedDirtyWhen, protectionKeys: merged.protectionKeys,
-                rootChecks: merged.rootChecks ?? [], rootReserved: merged.rootReserved ?? [], source: merged.source ?? "", location: raw.location, files: chain.map(\.file)))
+                rootChecks: merged.rootChecks ?? [], rootReserved: merged.rootReserved ?? [], tlb: merged.tlb, source: merged.source ?? "", location: raw.location, files: chain.map(\.file)))
         }
         return out
     }

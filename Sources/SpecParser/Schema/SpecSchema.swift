@@ -203,6 +203,21 @@ public enum SpecSchema {
                                 .init("why", .string("The reason, for messages."), required: true),
                             ])))),
             .init("root-reserved", reservedList("Bits of the root register that must be zero.")),
+            .init(
+                "tlb",
+                .object(
+                    "How the TLB caches this format's translations (SDM Vol. 3A §4.10).",
+                    [
+                        .init("global-when", .rule("Leaf-entry rule: the translation is global (G && CR4.PGE).")),
+                        .init("tag", .string("Register field tagging cached translations (CR3.PCID).")),
+                        .init("tag-when", .rule("When the tag is in use (CR4.PCIDE); otherwise the tag is 0.")),
+                        .init(
+                            "keep-when",
+                            .rule("Over the new root value: a root write keeps the tag's entries (CR3.no-flush).")),
+                        .init(
+                            "flush-all-on-change",
+                            .names("Register fields whose change invalidates every translation, global ones included.")),
+                    ])),
         ])
 
     // MARK: CPU models

@@ -92,6 +92,16 @@ struct SpecValidator {
         if let e = f.enabledWhen { controlScope.check(e, what: "'enabled-when' of \(f.name)", diagnostics: &d) }
         if let e = f.accessedDirtyWhen { controlScope.check(e, what: "'accessed-dirty-when' of \(f.name)", diagnostics: &d) }
         for c in f.rootChecks { controlScope.check(c.invalidWhen, what: "a root check of \(f.name)", diagnostics: &d) }
+        if let tlb = f.tlb {
+            if let r = tlb.tagWhen { controlScope.check(r, what: "'tag-when' of \(f.name)", diagnostics: &d) }
+            if let r = tlb.keepWhen { controlScope.check(r, what: "'keep-when' of \(f.name)", diagnostics: &d) }
+            for name in (tlb.tag.map { [$0] } ?? []) + tlb.flushAllOnChange {
+                let parts = name.value.split(separator: ".").map(String.init)
+                if parts.count != 2 || registers[parts[0]]?.field(parts[1]) == nil {
+                    d.error("'\(name.value)' is not a register field", at: name.location)
+                }
+            }
+        }
         for r in f.rootReserved {
             if case .field = r.bits { d.error("'root-reserved' takes bit ranges or above-maxphyaddr, not fields", at: r.location) }
             if let w = r.when { controlScope.check(w, what: "a root-reserved condition of \(f.name)", diagnostics: &d) }
@@ -115,6 +125,7 @@ struct SpecValidator {
         let entryScope = RuleScope(kinds: [.entry, .control, .feature], registers: registers, features: features,
                                    layout: defaultLayout)
         entryScope.check(f.present, what: "'present' of \(f.name)", diagnostics: &d)
+        if let g = f.tlb?.globalWhen { entryScope.check(g, what: "'global-when' of \(f.name)", diagnostics: &d) }
         for r in f.misconfigured + f.leafMisconfigured {
             entryScope.check(r, what: "a misconfiguration rule of \(f.name)", diagnostics: &d)
         }
