@@ -9,6 +9,7 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     /// Starts from `seed`.
     public init(seed: UInt64) { state = seed }
 
+    /// The next 64 random bits.
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
@@ -58,8 +59,10 @@ public struct CaseGenerator {
         public var maxPhysicalAddressBits: [Int]
 
         /// Creates options.
-        public init(count: Int, seed: UInt64, styles: [Style] = Style.allCases, levels: [Int] = [4],
-                    maxPhysicalAddressBits: [Int] = [46, 40, 36]) {
+        public init(
+            count: Int, seed: UInt64, styles: [Style] = Style.allCases, levels: [Int] = [4],
+            maxPhysicalAddressBits: [Int] = [46, 40, 36]
+        ) {
             self.count = count
             self.seed = seed
             self.styles = styles
@@ -102,7 +105,9 @@ public struct CaseGenerator {
         }
         self.formats = formats
         func field(_ register: String, _ name: String) throws -> UInt64 {
-            guard let f = specs.register(register)?.field(name) else { throw Unsupported(description: "the specs define no \(register).\(name)") }
+            guard let f = specs.register(register)?.field(name) else {
+                throw Unsupported(description: "the specs define no \(register).\(name)")
+            }
             return f.bits.mask
         }
         cr0Base = try ["PE", "MP", "ET", "NE", "PG"].reduce(0) { $0 | (try field("CR0", $1)) }
@@ -128,12 +133,14 @@ public struct CaseGenerator {
         return (0..<options.count).map { i in
             let style = options.styles[i % options.styles.count]
             let levels = options.levels[Int.random(in: 0..<options.levels.count, using: &rng)]
-            let maxphy = options.maxPhysicalAddressBits[Int.random(in: 0..<options.maxPhysicalAddressBits.count, using: &rng)]
+            let maxphy = options.maxPhysicalAddressBits[
+                Int.random(in: 0..<options.maxPhysicalAddressBits.count, using: &rng)]
             guard let format = formats[levels] else { return "" }
             let number = String(i)
             let id = "\(style.rawValue)-\(levels)-" + String(repeating: "0", count: max(0, 5 - number.count)) + number
-            var builder = CaseBuilder(id: id, format: format,
-                                      maxPhysicalAddressBits: maxphy)
+            var builder = CaseBuilder(
+                id: id, format: format,
+                maxPhysicalAddressBits: maxphy)
             switch style {
             case .access: accessCase(&builder, &rng)
             case .random: randomCase(&builder, &rng)
@@ -147,7 +154,10 @@ public struct CaseGenerator {
     /// One access.c combination (x86-paging.md §c.5).
     struct AccessFlags {
         var pte = (w: false, u: false, a: false, d: false, nx: false, p: false, bit51: false, bit36: false)
-        var pde = (w: false, u: false, a: false, d: false, pse: false, nx: false, p: false, bit51: false, bit36: false, bit13: false)
+        var pde = (
+            w: false, u: false, a: false, d: false, pse: false, nx: false, p: false, bit51: false, bit36: false,
+            bit13: false
+        )
         var pdpteReadOnly = false
         var pkruAD = false, pkruWD = false, key1 = false
         var user = false, write = false, fetch = false
@@ -169,8 +179,10 @@ public struct CaseGenerator {
             if (pkruAD || pkruWD) && !pke { return false }
             if pde.bit13 && !pde.pse { return false }
             let bit36Reserved = maxPhysicalAddressBits <= 36
-            let reserved = [pte.bit51, pte.bit36 && bit36Reserved, pde.bit51, pde.bit36 && bit36Reserved, pde.bit13,
-                            pte.nx && !efernx, pde.nx && !efernx].filter { $0 }.count
+            let reserved = [
+                pte.bit51, pte.bit36 && bit36Reserved, pde.bit51, pde.bit36 && bit36Reserved, pde.bit13,
+                pte.nx && !efernx, pde.nx && !efernx,
+            ].filter { $0 }.count
             return reserved <= 1
         }
     }
@@ -252,7 +264,9 @@ public struct CaseGenerator {
             let bits = format.bits[depth]
             let maxIndex = (UInt64(1) << UInt64(level.indexBits)) - 1
             for table in tables[depth] {
-                let indices = (0..<Int.random(in: 1...4, using: &rng)).map { _ in UInt64.random(in: 0...maxIndex, using: &rng) }
+                let indices = (0..<Int.random(in: 1...4, using: &rng)).map { _ in
+                    UInt64.random(in: 0...maxIndex, using: &rng)
+                }
                 for index in indices {
                     populated[table, default: []].append(index)
                     let canBeLeaf = level.isLast || level.leafWhen != nil

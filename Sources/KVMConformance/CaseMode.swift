@@ -31,18 +31,23 @@ struct CaseMode {
             default: return 0
             }
         }
-        guard let format = SpecFormats.all.first(where: {
-            $0.family == .guest && $0.enabledWhen.specialized(staticValue).constantValue == true
-        }) else {
-            return .failure(Unrunnable(description: "paging is off: the runner runs 64-bit code under IA-32e paging only"))
+        guard
+            let format = SpecFormats.all.first(where: {
+                $0.family == .guest && $0.enabledWhen.specialized(staticValue).constantValue == true
+            })
+        else {
+            return .failure(
+                Unrunnable(description: "paging is off: the runner runs 64-bit code under IA-32e paging only"))
         }
         guard format.isLongModeGuestFormat else {
-            return .failure(Unrunnable(description: "\(format.name): the runner runs 64-bit code under IA-32e paging only"))
+            return .failure(
+                Unrunnable(description: "\(format.name): the runner runs 64-bit code under IA-32e paging only"))
         }
-        return .success(CaseMode(
-            format: format, root: state[index: format.rootRegister] & format.rootMask,
-            presentRules: format.levels.map { $0.present.specialized(staticValue) },
-            leafRules: format.levels.map { $0.leafWhen?.specialized(staticValue) }))
+        return .success(
+            CaseMode(
+                format: format, root: state[index: format.rootRegister] & format.rootMask,
+                presentRules: format.levels.map { $0.present.specialized(staticValue) },
+                leafRules: format.levels.map { $0.leafWhen?.specialized(staticValue) }))
     }
 
     /// Whether a level-`depth` entry is present.

@@ -30,8 +30,10 @@ struct CasePlan {
 
     /// Plans `c` for `format`; `present` and `leaf` say whether an entry of a level is present and
     /// whether it maps a page.
-    init(_ c: WalkCase, format: PagingFormatDescriptor, root: UInt64, present: (Int, UInt64) -> Bool,
-         leaf: (Int, UInt64) -> Bool) throws {
+    init(
+        _ c: WalkCase, format: PagingFormatDescriptor, root: UInt64, present: (Int, UInt64) -> Bool,
+        leaf: (Int, UInt64) -> Bool
+    ) throws {
         let pageMask: UInt64 = ~UInt64(RunnerGuest.pageBytes - 1)
         let limit: UInt64 = c.maxPhysicalAddressBits >= 64 ? ~0 : 1 << UInt64(c.maxPhysicalAddressBits)
         var pages = Set(c.memory.keys.map { $0 & pageMask }.filter { $0 < limit })
@@ -64,9 +66,11 @@ struct CasePlan {
         let rootLevel = format.levels[0]
         let used = Set((0..<format.levels.count).map { format.index(c.address, depth: $0) })
         let count = UInt64(1) << UInt64(rootLevel.indexBits)
-        guard let k = (0..<count).reversed().first(where: { k in
-            !used.contains(k) && c.memory[root &+ k &* UInt64(rootLevel.entryBytes)] == nil
-        }) else {
+        guard
+            let k = (0..<count).reversed().first(where: { k in
+                !used.contains(k) && c.memory[root &+ k &* UInt64(rootLevel.entryBytes)] == nil
+            })
+        else {
             throw Unplaceable(description: "no free root-table index for the runner's own mapping")
         }
         rootIndex = k

@@ -29,7 +29,8 @@ public struct CaseReport {
 
     /// The line printed for the case, or `nil` when it agrees.
     public var line: String? {
-        let results = [kvm.map { "kvm \($0.json)" }, ours.map { "ours \($0.json)" }].compactMap { $0 }.joined(separator: " ")
+        let results = [kvm.map { "kvm \($0.json)" }, ours.map { "ours \($0.json)" }].compactMap { $0 }.joined(
+            separator: " ")
         switch verdict {
         case .agree: return nil
         case .disagree(let fields): return "disagree \(id): \(fields.joined(separator: ", ")): \(results)"
@@ -91,7 +92,8 @@ public final class KVMConformance {
             reduced.features.subtract(missing)
             if engine.run(reduced, explain: &trace).json != ours.json {
                 report.verdict = .skipped(
-                    "the walk depends on \(missing.joined(separator: ", ")), which KVM on this host does not offer (KVM_GET_SUPPORTED_CPUID; kvm.md §11.3)")
+                    "the walk depends on \(missing.joined(separator: ", ")), which KVM on this host does not offer (KVM_GET_SUPPORTED_CPUID; kvm.md §11.3)"
+                )
                 return report
             }
         }
@@ -179,8 +181,9 @@ public struct ConformanceTally {
     public var summaryLines: [String] {
         var lines = ["agree: \(agreed)/\(compared)"]
         if disagreed + failed > 0 { lines.append("disagree: \(disagreed), failed: \(failed)") }
-        lines.append("known KVM deviations: \(deviationCount)"
-            + deviations.keys.sorted().map { " \($0)=\(deviations[$0] ?? 0)" }.joined())
+        lines.append(
+            "known KVM deviations: \(deviationCount)"
+                + deviations.keys.sorted().map { " \($0)=\(deviations[$0] ?? 0)" }.joined())
         lines.append("skipped: \(skippedCount)")
         for why in skipped.keys.sorted() { lines.append("  \(skipped[why] ?? 0) × \(why)") }
         return lines

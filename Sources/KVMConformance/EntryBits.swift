@@ -36,7 +36,9 @@ struct EntryBits: Sendable {
     /// Reads the masks from `level`'s field list.
     init(_ level: LevelDescriptor) throws {
         func mask(_ name: String) throws -> UInt64 {
-            guard let f = level.fields.first(where: { $0.name == name }) else { throw Missing(field: name, level: level.name) }
+            guard let f = level.fields.first(where: { $0.name == name }) else {
+                throw Missing(field: name, level: level.name)
+            }
             let ones: UInt64 = f.width >= 64 ? ~0 : (1 << UInt64(f.width)) - 1
             return ones << UInt64(f.shift)
         }
@@ -49,7 +51,9 @@ struct EntryBits: Sendable {
         executeDisable = try mask("XD")
         key = level.keyMask
         address = level.addressMask
-        let named = level.fields.reduce(UInt64(0)) { m, f in m | ((f.width >= 64 ? ~0 : (1 << UInt64(f.width)) - 1) << UInt64(f.shift)) }
+        let named = level.fields.reduce(UInt64(0)) { m, f in
+            m | ((f.width >= 64 ? ~0 : (1 << UInt64(f.width)) - 1) << UInt64(f.shift))
+        }
         inert = ~named | ["PWT", "PCD", "G"].reduce(UInt64(0)) { m, name in m | ((try? mask(name)) ?? 0) }
     }
 

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A failure of a KVM operation: which operation, and the `errno` it returned.
@@ -33,6 +33,7 @@ public struct KVMError: Error, CustomStringConvertible, Sendable {
         return names[errno].map { "\($0) (\(errno))" } ?? "errno \(errno)"
     }
 
+    /// `operation failed: EINVAL (22): detail`.
     public var description: String {
         var text = errno == 0 ? "\(operation) failed" : "\(operation) failed: \(errnoName)"
         if let detail { text += ": \(detail)" }

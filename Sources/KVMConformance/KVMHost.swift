@@ -2,7 +2,7 @@ import CKVM
 import SpecParser
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `/dev/kvm` on this machine: its API version and the CPUID that KVM supports for guests
@@ -32,8 +32,9 @@ public final class KVMHost: @unchecked Sendable {
         let version = ckvm_ioctl(fd, CKVM_GET_API_VERSION, 0)
         guard version == KVMHost.expectedAPIVersion else {
             ckvm_close(fd)
-            throw KVMError("KVM_GET_API_VERSION", errno: version < 0 ? Int32(-version) : 0,
-                           detail: "API version \(version), expected \(KVMHost.expectedAPIVersion)")
+            throw KVMError(
+                "KVM_GET_API_VERSION", errno: version < 0 ? Int32(-version) : 0,
+                detail: "API version \(version), expected \(KVMHost.expectedAPIVersion)")
         }
         apiVersion = version
         let size = ckvm_ioctl(fd, CKVM_GET_VCPU_MMAP_SIZE, 0)
@@ -45,7 +46,9 @@ public final class KVMHost: @unchecked Sendable {
         let slots = ckvm_ioctl(fd, CKVM_CHECK_EXTENSION, UInt(CKVM_CAP_NR_MEMSLOTS))
         memorySlots = slots > 0 ? slots : 32
         var entries = [kvm_cpuid_entry2](repeating: kvm_cpuid_entry2(), count: 512)
-        let count = entries.withUnsafeMutableBufferPointer { ckvm_get_supported_cpuid(fd, $0.baseAddress, Int32($0.count)) }
+        let count = entries.withUnsafeMutableBufferPointer {
+            ckvm_get_supported_cpuid(fd, $0.baseAddress, Int32($0.count))
+        }
         guard count >= 0 else {
             ckvm_close(fd)
             throw KVMError("KVM_GET_SUPPORTED_CPUID", errno: -count)
@@ -87,7 +90,9 @@ public final class KVMHost: @unchecked Sendable {
 
     /// Whether KVM offers `feature` to guests (its CPUID bit in `KVM_GET_SUPPORTED_CPUID`).
     public func supports(_ feature: CPUIDFeature) -> Bool {
-        guard let v = cpuid(leaf: feature.leaf, subleaf: feature.subleaf, register: feature.register) else { return false }
+        guard let v = cpuid(leaf: feature.leaf, subleaf: feature.subleaf, register: feature.register) else {
+            return false
+        }
         return (v >> UInt32(feature.bit)) & 1 != 0
     }
 

@@ -1,7 +1,7 @@
 import CKVM
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A KVM virtual machine with one vCPU and a host memory arena from which guest memory slots are
@@ -86,8 +86,9 @@ final class KVMMachine {
             userspace_addr: UInt64(UInt(bitPattern: arena + arenaOffset)))
         let r = ckvm_ioctl_ptr(vm, CKVM_SET_USER_MEMORY_REGION, &region)
         guard r == 0 else {
-            throw KVMError("KVM_SET_USER_MEMORY_REGION", errno: Int32(-r),
-                           detail: "slot \(slot) at 0x\(String(guestPhysical, radix: 16)), \(bytes) bytes")
+            throw KVMError(
+                "KVM_SET_USER_MEMORY_REGION", errno: Int32(-r),
+                detail: "slot \(slot) at 0x\(String(guestPhysical, radix: 16)), \(bytes) bytes")
         }
         liveSlots.append(slot)
     }
@@ -97,7 +98,8 @@ final class KVMMachine {
     /// the next case cannot see the previous one's translations.
     func removeSlots(keeping kept: UInt32? = nil) throws {
         for slot in liveSlots where slot != kept {
-            var region = kvm_userspace_memory_region(slot: slot, flags: 0, guest_phys_addr: 0, memory_size: 0, userspace_addr: 0)
+            var region = kvm_userspace_memory_region(
+                slot: slot, flags: 0, guest_phys_addr: 0, memory_size: 0, userspace_addr: 0)
             let r = ckvm_ioctl_ptr(vm, CKVM_SET_USER_MEMORY_REGION, &region)
             guard r == 0 else { throw KVMError("KVM_SET_USER_MEMORY_REGION (delete)", errno: Int32(-r)) }
         }
@@ -185,7 +187,9 @@ final class KVMMachine {
         var s = try specialRegisters()
         s.cs.base = 0
         s.cs.selector = 0
-        guard setSpecialRegisters(s) == 0 else { throw KVMError("KVM_SET_SREGS", errno: 0, detail: "real mode refused") }
+        guard setSpecialRegisters(s) == 0 else {
+            throw KVMError("KVM_SET_SREGS", errno: 0, detail: "real mode refused")
+        }
         var r = try registers()
         r.rip = 0
         r.rflags = 2

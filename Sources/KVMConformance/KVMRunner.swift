@@ -89,7 +89,9 @@ public final class KVMRunner {
             }
             return .skipped("EPT: the runner has no VMX harness (VMXON, a VMCS and an L2 guest) to run EPT walks")
         }
-        if c.implicit { return .skipped("implicit supervisor accesses are not run (the runner makes explicit accesses)") }
+        if c.implicit {
+            return .skipped("implicit supervisor accesses are not run (the runner makes explicit accesses)")
+        }
         guard c.cpl == 0 || c.cpl == 3 else { return .skipped("CPL \(c.cpl): the runner runs CPL 0 and CPL 3") }
         guard c.maxPhysicalAddressBits <= hostMaxPhysicalAddressBits else {
             return .skipped("MAXPHYADDR \(c.maxPhysicalAddressBits) is above this host's \(hostMaxPhysicalAddressBits)")
@@ -106,12 +108,15 @@ public final class KVMRunner {
         } catch {
             return .skipped("\(error)")
         }
-        let kind = AccessKind(rawValue: ["read", "write", "fetch"].firstIndex(of: c.kind).map(UInt8.init) ?? 0) ?? .read
+        let kind =
+            AccessKind(rawValue: ["read", "write", "fetch"].firstIndex(of: c.kind).map(UInt8.init) ?? 0) ?? .read
         if kind == .fetch, let page = plan.targetPages.first(where: { plan.casePages.contains($0) }) {
-            return .skipped("the fetch could land on page 0x\(String(page, radix: 16)), which holds paging-structure words")
+            return .skipped(
+                "the fetch could land on page 0x\(String(page, radix: 16)), which holds paging-structure words")
         }
         guard let userKey = runnerKey(c, format: format) else {
-            return .skipped("PKRU denies every protection key, so the runner's CPL-3 code could not be emulated (kvm.md §11.5)")
+            return .skipped(
+                "PKRU denies every protection key, so the runner's CPL-3 code could not be emulated (kvm.md §11.5)")
         }
         let cpuid = guestCPUID(c)
         let key = cpuid.key
@@ -151,12 +156,15 @@ public final class KVMRunner {
             let table = tables + UInt64(depth) * 0x1000
             let next = depth == format.levels.count - 1 ? target : table + 0x1000
             let entry = (next & bits.address) | bits.present | bits.writable | bits.user
-            memory[hex(table + format.index(c.address, depth: depth) * UInt64(format.levels[depth].entryBytes))] = hex(entry)
+            memory[hex(table + format.index(c.address, depth: depth) * UInt64(format.levels[depth].entryBytes))] = hex(
+                entry)
         }
         let probe: [String: Any] = [
             "id": "probe", "maxphyaddr": c.maxPhysicalAddressBits, "features": c.features.sorted(),
-            "regs": ["cr0": hex(c.registers["CR0"] ?? 0), "cr3": hex(tables),
-                     "cr4": hex((c.registers["CR4"] ?? 0) & ~facts.translateRelaxed), "efer": hex(c.registers["EFER"] ?? 0)],
+            "regs": [
+                "cr0": hex(c.registers["CR0"] ?? 0), "cr3": hex(tables),
+                "cr4": hex((c.registers["CR4"] ?? 0) & ~facts.translateRelaxed), "efer": hex(c.registers["EFER"] ?? 0),
+            ],
             "memory": memory, "access": ["linear": hex(c.address), "kind": "read", "cpl": 3],
         ]
         var hole: String?
@@ -175,7 +183,8 @@ public final class KVMRunner {
     func runnerKey(_ c: WalkCase, format: PagingFormatDescriptor) -> UInt64? {
         guard let keys = format.protectionKeys else { return 0 }
         let pkru = c.registers["PKRU"] ?? 0
-        return keys.accessDisableShift.indices.first { (pkru >> UInt64(keys.accessDisableShift[$0])) & 1 == 0 }.map(UInt64.init)
+        return keys.accessDisableShift.indices.first { (pkru >> UInt64(keys.accessDisableShift[$0])) & 1 == 0 }.map(
+            UInt64.init)
     }
 
     /// The guest CPUID for `c`: KVM's supported CPUID with the case's MAXPHYADDR, and each entry
@@ -183,7 +192,8 @@ public final class KVMRunner {
     func guestCPUID(_ c: WalkCase) -> (entries: [kvm_cpuid_entry2], key: String) {
         var entries = host.supportedCPUID
         func edit(leaf: UInt32, subleaf: UInt32?, register: String, _ change: (UInt32) -> UInt32) {
-            for i in entries.indices where entries[i].function == leaf && (subleaf == nil || entries[i].index == subleaf) {
+            for i in entries.indices
+            where entries[i].function == leaf && (subleaf == nil || entries[i].index == subleaf) {
                 switch register {
                 case "eax": entries[i].eax = change(entries[i].eax)
                 case "ebx": entries[i].ebx = change(entries[i].ebx)
@@ -195,12 +205,15 @@ public final class KVMRunner {
         }
         let m = facts.maxPhysicalAddress
         edit(leaf: m.leaf, subleaf: m.subleaf, register: m.register) {
-            ($0 & ~UInt32(truncatingIfNeeded: m.bits.mask)) | UInt32(truncatingIfNeeded: UInt64(c.maxPhysicalAddressBits) << UInt64(m.bits.low))
+            ($0 & ~UInt32(truncatingIfNeeded: m.bits.mask))
+                | UInt32(truncatingIfNeeded: UInt64(c.maxPhysicalAddressBits) << UInt64(m.bits.low))
         }
         var key = "maxphyaddr=\(c.maxPhysicalAddressBits)"
         for f in facts.entryFeatures {
             let on = c.features.contains(f.name) && host.supports(f)
-            edit(leaf: f.leaf, subleaf: f.subleaf, register: f.register) { on ? $0 | (1 << UInt32(f.bit)) : $0 & ~(1 << UInt32(f.bit)) }
+            edit(leaf: f.leaf, subleaf: f.subleaf, register: f.register) {
+                on ? $0 | (1 << UInt32(f.bit)) : $0 & ~(1 << UInt32(f.bit))
+            }
             key += on ? " +\(f.name)" : " -\(f.name)"
         }
         return (entries, key)
@@ -214,8 +227,10 @@ public final class KVMRunner {
 
     // MARK: - One case on one VM
 
-    func run(_ c: WalkCase, on machine: KVMMachine, format: PagingFormatDescriptor, plan: CasePlan, kind: AccessKind,
-             userKey: UInt64) throws -> KVMOutcome {
+    func run(
+        _ c: WalkCase, on machine: KVMMachine, format: PagingFormatDescriptor, plan: CasePlan, kind: AccessKind,
+        userKey: UInt64
+    ) throws -> KVMOutcome {
         // Guest memory: the runner's region in slot 0 at arena offset 0, kept mapped while it stays
         // the same; then the case's pages and the pages a fetch could land on, in runs that may
         // span gaps of up to 16 pages (zero-filled: they read as not-present entries).
@@ -240,7 +255,9 @@ public final class KVMRunner {
         let regionOffset = RunnerGuest.regionBytes
         let needed = regionOffset + runs.reduce(0) { $0 + $1.pages } * RunnerGuest.pageBytes
         guard needed <= machine.arenaBytes else {
-            return .skipped("the case needs \(needed / RunnerGuest.pageBytes) guest pages; the runner's arena holds \(machine.arenaBytes / RunnerGuest.pageBytes)")
+            return .skipped(
+                "the case needs \(needed / RunnerGuest.pageBytes) guest pages; the runner's arena holds \(machine.arenaBytes / RunnerGuest.pageBytes)"
+            )
         }
         guard runs.count + 2 < host.memorySlots else {
             return .skipped("the case needs \(runs.count + 1) memory slots; KVM allows \(host.memorySlots)")
@@ -249,11 +266,14 @@ public final class KVMRunner {
         let keepRunner = machine.runnerIdentity == identity
         try machine.removeSlots(keeping: keepRunner ? 0 : nil)
         let arena = machine.arena
-        try RunnerGuest.build(into: arena, format: format, physicalBase: plan.runnerPhysical,
-                              linearBase: plan.runnerLinear, userKey: userKey, linear: c.address, kind: kind)
+        try RunnerGuest.build(
+            into: arena, format: format, physicalBase: plan.runnerPhysical,
+            linearBase: plan.runnerLinear, userKey: userKey, linear: c.address, kind: kind)
         if let override = testCodeOverride {
             for page in [RunnerGuest.Page.kernelCode, .userCode] {
-                for (j, b) in override.enumerated() { arena.storeBytes(of: b, toByteOffset: RunnerGuest.offset(page) + j, as: UInt8.self) }
+                for (j, b) in override.enumerated() {
+                    arena.storeBytes(of: b, toByteOffset: RunnerGuest.offset(page) + j, as: UInt8.self)
+                }
             }
         }
         var arenaOffset: [UInt64: Int] = [:]  // page -> offset
@@ -265,14 +285,17 @@ public final class KVMRunner {
         }
         for page in fill {
             if let o = arenaOffset[page] {
-                (arena + o).initializeMemory(as: UInt8.self, repeating: RunnerGuest.fetchFill, count: RunnerGuest.pageBytes)
+                (arena + o).initializeMemory(
+                    as: UInt8.self, repeating: RunnerGuest.fetchFill, count: RunnerGuest.pageBytes)
             }
         }
         func wordOffset(_ address: UInt64) -> Int? {
             arenaOffset[address & ~(pageBytes - 1)].map { $0 + Int(address & (pageBytes - 1)) }
         }
         for (address, value) in c.memory where pages.contains(address & ~(pageBytes - 1)) {
-            if let o = wordOffset(address) { arena.storeBytes(of: value.littleEndian, toByteOffset: o, as: UInt64.self) }
+            if let o = wordOffset(address) {
+                arena.storeBytes(of: value.littleEndian, toByteOffset: o, as: UInt64.self)
+            }
         }
         guard let rootOffset = wordOffset(plan.rootEntryAddress) else {
             return .skipped("the root table at 0x\(String(plan.rootEntryAddress, radix: 16)) is above MAXPHYADDR")
@@ -284,8 +307,9 @@ public final class KVMRunner {
             machine.runnerIdentity = identity
         }
         for (i, r) in runs.enumerated() {
-            try machine.mapSlot(UInt32(i + 1), guestPhysical: r.start, arenaOffset: arenaOffset[r.start] ?? 0,
-                                bytes: r.pages * RunnerGuest.pageBytes)
+            try machine.mapSlot(
+                UInt32(i + 1), guestPhysical: r.start, arenaOffset: arenaOffset[r.start] ?? 0,
+                bytes: r.pages * RunnerGuest.pageBytes)
         }
 
         // Registers.
@@ -305,7 +329,8 @@ public final class KVMRunner {
             return .skipped("CR4.PKS: the runner does not load IA32_PKRS")
         }
         if let component = facts.pkruComponent, let offset = xsaveOffset(component: component) {
-            try machine.setXSave32(component: component, offset: offset, value: UInt32(truncatingIfNeeded: c.registers["PKRU"] ?? 0))
+            try machine.setXSave32(
+                component: component, offset: offset, value: UInt32(truncatingIfNeeded: c.registers["PKRU"] ?? 0))
         } else if (c.registers["PKRU"] ?? 0) != 0 {
             return .skipped("KVM offers no XSAVE layout for PKRU")
         }
@@ -323,7 +348,8 @@ public final class KVMRunner {
         switch exit {
         case .mmio(let address, _, let isWrite, _):
             guard isWrite == (kind == .write), kind != .fetch else {
-                return .failed("unexpected MMIO \(isWrite ? "write" : "read") at 0x\(String(address, radix: 16)) for a \(c.kind)")
+                return .failed(
+                    "unexpected MMIO \(isWrite ? "write" : "read") at 0x\(String(address, radix: 16)) for a \(c.kind)")
             }
             physical = address
         case .io(let port, _, _) where port == RunnerGuest.accessDonePort && kind != .fetch:
@@ -365,16 +391,24 @@ public final class KVMRunner {
             let runnerRange = plan.runnerLinear..<(plan.runnerLinear + UInt64(RunnerGuest.regionBytes))
             switch f.vector {
             case 14 where runnerRange.contains(f.cr2):
-                return .failed("the runner's own page faulted: #PF(0x\(String(f.error, radix: 16))) at 0x\(String(f.cr2, radix: 16))")
+                return .failed(
+                    "the runner's own page faulted: #PF(0x\(String(f.error, radix: 16))) at 0x\(String(f.cr2, radix: 16))"
+                )
             case 14:
-                return .observed(WalkResult(id: c.id, result: "page-fault", fields: [
-                    ("error_code", WalkResult.hex(f.error)), ("writes", WalkResult.writes(changes(excluding: nil))),
-                    ("cr2", WalkResult.hex(f.cr2)),
-                ]))
+                return .observed(
+                    WalkResult(
+                        id: c.id, result: "page-fault",
+                        fields: [
+                            ("error_code", WalkResult.hex(f.error)),
+                            ("writes", WalkResult.writes(changes(excluding: nil))),
+                            ("cr2", WalkResult.hex(f.cr2)),
+                        ]))
             case 13 where f.error == 0:
                 return .observed(WalkResult(id: c.id, result: "general-protection"))
             default:
-                return .failed("exception \(f.vector) (error code 0x\(String(f.error, radix: 16))) at rip 0x\(String(f.rip, radix: 16))")
+                return .failed(
+                    "exception \(f.vector) (error code 0x\(String(f.error, radix: 16))) at rip 0x\(String(f.rip, radix: 16))"
+                )
             }
         }
 
@@ -383,7 +417,9 @@ public final class KVMRunner {
             // KVM did the access on backed memory; ask its walker where the address goes.
             var relaxed = try machine.specialRegisters()
             relaxed.cr4 &= ~facts.translateRelaxed
-            guard machine.setSpecialRegisters(relaxed) == 0 else { return .failed("KVM_SET_SREGS refused the relaxed CR4 for KVM_TRANSLATE") }
+            guard machine.setSpecialRegisters(relaxed) == 0 else {
+                return .failed("KVM_SET_SREGS refused the relaxed CR4 for KVM_TRANSLATE")
+            }
             guard let gpa = try machine.translate(c.address) else {
                 return .failed("the access completed but KVM_TRANSLATE found no translation")
             }
@@ -394,13 +430,18 @@ public final class KVMRunner {
         if kind == .write && needsTranslation {
             let word = physical & ~7
             if c.memory[word] != nil || word == plan.rootEntryAddress {
-                return .skipped("the store landed on paging-structure word 0x\(String(word, radix: 16)), hiding its accessed/dirty flags")
+                return .skipped(
+                    "the store landed on paging-structure word 0x\(String(word, radix: 16)), hiding its accessed/dirty flags"
+                )
             }
             writes = changes(excluding: word)
         }
-        return .observed(WalkResult(id: c.id, result: "ok", fields: [
-            ("physical", WalkResult.hex(physical)), ("writes", WalkResult.writes(writes)),
-        ]))
+        return .observed(
+            WalkResult(
+                id: c.id, result: "ok",
+                fields: [
+                    ("physical", WalkResult.hex(physical)), ("writes", WalkResult.writes(writes)),
+                ]))
     }
 
     /// Names the control bits KVM refuses: each feature-gated bit the case sets is cleared in turn,
@@ -420,7 +461,8 @@ public final class KVMRunner {
             if machine.setSpecialRegisters(s) == 0 { names.append(gate.name) }
         }
         let error = KVMError("", errno: errno).errnoName
-        let text = names.isEmpty
+        let text =
+            names.isEmpty
             ? "KVM_SET_SREGS refused cr0=0x\(String(sregs.cr0, radix: 16)) cr3=0x\(String(sregs.cr3, radix: 16)) cr4=0x\(String(sregs.cr4, radix: 16)) efer=0x\(String(sregs.efer, radix: 16)) (\(error))"
             : "KVM_SET_SREGS refused \(names.joined(separator: ", ")) (\(error)) on this host"
         refusals[key] = text

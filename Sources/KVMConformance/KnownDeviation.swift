@@ -11,6 +11,7 @@ public struct KnownDeviation: Sendable, Hashable, CustomStringConvertible {
     /// What KVM does and why.
     public var summary: String
 
+    /// `name (reference)`.
     public var description: String { "\(name) (\(reference))" }
 
     /// kvm.md §11.5: after a CPL-3 fetch that the CPU made natively, PVM emulates the next trapping
@@ -18,7 +19,9 @@ public struct KnownDeviation: Sendable, Hashable, CustomStringConvertible {
     /// PKRU access-disables then faults with PK and I set; the SDM never applies keys to fetches.
     public static let protectionKeyOnFetch = KnownDeviation(
         name: "pk-on-fetch", reference: "kvm.md §11.5",
-        summary: "a CPL-3 fetch from a page whose protection key is access-disabled faults with PK|I in KVM-PVM's emulator; the SDM applies protection keys to data accesses only")
+        summary:
+            "a CPL-3 fetch from a page whose protection key is access-disabled faults with PK|I in KVM-PVM's emulator; the SDM applies protection keys to data accesses only"
+    )
 
     /// kvm.md §11.4: KVM sets accessed flags only after the whole walk and the permission check
     /// succeed, so a faulting walk writes nothing.
@@ -41,7 +44,9 @@ public struct KnownDeviation: Sendable, Hashable, CustomStringConvertible {
     public static let all = [protectionKeyOnFetch, noAccessedOnFault]
 
     /// The deviation that explains why KVM's `kvm` differs from our `ours` for `c`, if any.
-    static func recognize(_ c: WalkCase, kvm: [String: String], ours: [String: String], facts: SpecFacts) -> KnownDeviation? {
+    static func recognize(_ c: WalkCase, kvm: [String: String], ours: [String: String], facts: SpecFacts)
+        -> KnownDeviation?
+    {
         let kvmError = kvm["error_code"].flatMap(WalkCase.hexValue)
         if c.kind == "fetch", c.cpl == 3, kvm["result"] == "page-fault", ours["result"] == "ok",
             let e = kvmError, e & facts.protectionKeyFlag != 0, e & facts.instructionFetchFlag != 0

@@ -71,7 +71,9 @@ enum RunnerGuest {
             memory.storeBytes(of: value.littleEndian, toByteOffset: offset(page) + byteOffset, as: UInt64.self)
         }
         func put(_ page: Page, _ byteOffset: Int, _ bytes: [UInt8]) {
-            for (i, b) in bytes.enumerated() { memory.storeBytes(of: b, toByteOffset: offset(page) + byteOffset + i, as: UInt8.self) }
+            for (i, b) in bytes.enumerated() {
+                memory.storeBytes(of: b, toByteOffset: offset(page) + byteOffset + i, as: UInt8.self)
+            }
         }
         func linearOf(_ page: Page) -> UInt64 { linearBase &+ UInt64(offset(page)) }
 
@@ -87,7 +89,8 @@ enum RunnerGuest {
             } else {
                 for p in 0..<pageCount {
                     let isUser = p == Page.userStack.rawValue || p == Page.userCode.rawValue
-                    var entry = ((physicalBase + UInt64(p * pageBytes)) & bits.address) | bits.present | bits.writable
+                    var entry =
+                        ((physicalBase + UInt64(p * pageBytes)) & bits.address) | bits.present | bits.writable
                         | bits.accessed | bits.dirty
                     if isUser { entry |= bits.user | bits.key(userKey) }
                     put64(page, p * 8, entry)
@@ -109,7 +112,9 @@ enum RunnerGuest {
         // IDT: an interrupt gate per vector to its 32-byte stub.
         for v in 0..<vectorCount {
             let handler = linearOf(.stubs) + UInt64(v * 32)
-            let low = (handler & 0xFFFF) | (UInt64(kernelCodeSelector) << 16) | (0x8E << 40) | (((handler >> 16) & 0xFFFF) << 48)
+            let low =
+                (handler & 0xFFFF) | (UInt64(kernelCodeSelector) << 16) | (0x8E << 40)
+                | (((handler >> 16) & 0xFFFF) << 48)
             put64(.idt, v * 16, low)
             put64(.idt, v * 16 + 8, handler >> 32)
             // pop rsi | mov rsi, -1; mov r8, [rsp]; mov al, v; out 0x11, al; hlt; jmp $

@@ -63,7 +63,9 @@ struct SpecFacts {
         guard let m = specs.cpuidField("maxphyaddr") else { throw Missing(name: "CPUID field maxphyaddr") }
         maxPhysicalAddress = m
         gatedBits = [cr0, cr4, efer].flatMap { r in
-            r.fields.filter { $0.requires != nil }.map { (name: "\(r.name).\($0.name)", register: r.name, mask: $0.bits.mask) }
+            r.fields.filter { $0.requires != nil }.map {
+                (name: "\(r.name).\($0.name)", register: r.name, mask: $0.bits.mask)
+            }
         }
         entryFeatures = SpecFacts.featuresInRules().compactMap { specs.feature(SpecFeatures.names[$0]) }
     }

@@ -45,7 +45,8 @@ struct KVMCommand: ParsableCommand {
             for d in loaded.diagnostics { printError(d.description) }
             throw ExitCode(2)
         }
-        let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: file)
+        let data =
+            file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: file)
         guard let data else {
             printError("error: cannot read \(file)")
             throw ExitCode(2)
@@ -53,7 +54,8 @@ struct KVMCommand: ParsableCommand {
         let runner: KVMRunner
         do {
             if let reason = KVMHost.unusableReason() { throw KVMError("/dev/kvm", errno: 0, detail: reason) }
-            runner = try KVMRunner(specs: specSet, options: .init(timeoutMilliseconds: timeoutMs, reuseMachines: !freshVM))
+            runner = try KVMRunner(
+                specs: specSet, options: .init(timeoutMilliseconds: timeoutMs, reuseMachines: !freshVM))
         } catch {
             printError("error: KVM is not usable here: \(error)")
             throw ExitCode(2)
@@ -96,10 +98,14 @@ struct GenerateCasesCommand: ParsableCommand {
     @Option(help: "access (access.c dimensions), random (random tables) or mixed.")
     var style: Style = .mixed
 
-    @Option(help: "MAXPHYADDR values to pick from, comma-separated (default: 46,40,36, capped at the host's when KVM is usable).")
+    @Option(
+        help:
+            "MAXPHYADDR values to pick from, comma-separated (default: 46,40,36, capped at the host's when KVM is usable)."
+    )
     var maxphyaddr: String?
 
-    @Flag(help: "Also generate 5-level (LA57) cases; by default they are generated only when KVM here accepts CR4.LA57.")
+    @Flag(
+        help: "Also generate 5-level (LA57) cases; by default they are generated only when KVM here accepts CR4.LA57.")
     var la57 = false
 
     func run() throws {
@@ -124,7 +130,8 @@ struct GenerateCasesCommand: ParsableCommand {
         } else if la57 {
             levels.append(5)
         }
-        let styles: [CaseGenerator.Style] = style == .mixed ? CaseGenerator.Style.allCases : style == .access ? [.access] : [.random]
+        let styles: [CaseGenerator.Style] =
+            style == .mixed ? CaseGenerator.Style.allCases : style == .access ? [.access] : [.random]
         let generator = try CaseGenerator(
             specs: specSet,
             options: .init(count: count, seed: seed, styles: styles, levels: levels, maxPhysicalAddressBits: widths))

@@ -76,7 +76,9 @@ struct KVMConformanceTests {
         let reused = try KVMRunner(specs: specs)
         let fresh = try KVMRunner(specs: specs, options: .init(reuseMachines: false))
         let widths = [46, 40].map { min($0, reused.hostMaxPhysicalAddressBits) }
-        let lines = try CaseGenerator(specs: specs, options: .init(count: 120, seed: 31, maxPhysicalAddressBits: widths)).cases()
+        let lines = try CaseGenerator(
+            specs: specs, options: .init(count: 120, seed: 31, maxPhysicalAddressBits: widths)
+        ).cases()
         for line in lines {
             let c = try WalkCase.parse(try JSONSerialization.jsonObject(with: Data(line.utf8)), specs: specs)
             #expect(Self.text(reused.run(c)) == Self.text(fresh.run(c)), "\(c.id ?? "")")

@@ -16,7 +16,9 @@ enum Support {
     static var kvmUsable: Bool { kvmUnusableReason == nil && specs != nil }
     /// The reason the KVM tests are skipped, for the test report.
     static var skipComment: Comment {
-        Comment(rawValue: "needs a usable /dev/kvm (run as root on a KVM host): \(kvmUnusableReason ?? "specs failed to load")")
+        Comment(
+            rawValue:
+                "needs a usable /dev/kvm (run as root on a KVM host): \(kvmUnusableReason ?? "specs failed to load")")
     }
 
     /// The lines of a fixture file.
@@ -36,7 +38,8 @@ enum Support {
     /// A 4-level case: P|RW|US tables at 1 MiB mapping `linear` to 0x300000 with `pte` flags.
     static func simpleCase(
         id: String, linear: UInt64 = 0x7F12_3460_3100, kind: String = "read", cpl: Int = 0, pteFlags: UInt64 = 0x7,
-        cr0: UInt64 = 0x8001_0033, cr4: UInt64 = 0x20, efer: UInt64 = 0xD01, features: [String] = ["nx", "smep", "smap", "pku"]
+        cr0: UInt64 = 0x8001_0033, cr4: UInt64 = 0x20, efer: UInt64 = 0xD01,
+        features: [String] = ["nx", "smep", "smap", "pku"]
     ) -> [String: Any] {
         func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
         let i = [39, 30, 21, 12].map { (linear >> UInt64($0)) & 511 }
