@@ -208,6 +208,12 @@ public final class KVMRunner {
             ($0 & ~UInt32(truncatingIfNeeded: m.bits.mask))
                 | UInt32(truncatingIfNeeded: UInt64(c.maxPhysicalAddressBits) << UInt64(m.bits.low))
         }
+        for (field, value) in facts.vendorFields {
+            let mask = UInt32(truncatingIfNeeded: field.bits.mask)
+            edit(leaf: field.leaf, subleaf: field.subleaf, register: field.register) {
+                ($0 & ~mask) | (UInt32(truncatingIfNeeded: UInt64(value) << UInt64(field.bits.low)) & mask)
+            }
+        }
         var key = "maxphyaddr=\(c.maxPhysicalAddressBits)"
         for f in facts.entryFeatures {
             let on = c.features.contains(f.name) && host.supports(f)

@@ -36,6 +36,11 @@ struct SpecFacts {
     let gatedBits: [(name: String, register: String, mask: UInt64)]
     /// Features that paging rules test directly (not through a control bit), such as `pdpe1gb`.
     let entryFeatures: [CPUIDFeature]
+    /// The CPUID vendor-string fields and their values for the vendor that every CPU model of the
+    /// specs names (`GenuineIntel`), or empty when they name none or several. KVM applies a
+    /// vendor's own paging rules where vendors differ (AMD reserves bit 8 of a PML4E), so the
+    /// guest must claim the vendor whose manuals the specs follow.
+    let vendorFields: [(field: CPUIDField, value: UInt32)]
 
     init(_ specs: SpecSet) throws {
         self.specs = specs
@@ -68,6 +73,16 @@ struct SpecFacts {
             }
         }
         entryFeatures = SpecFacts.featuresInRules().compactMap { specs.feature(SpecFeatures.names[$0]) }
+        let vendors = Set(specs.cpuModels.map(\.vendor))
+        let bytes = Array((vendors.count == 1 ? vendors.first ?? "" : "").utf8)
+        let parts = ["vendor-1", "vendor-2", "vendor-3"].compactMap { specs.cpuidField($0) }
+        if bytes.count == 12, parts.count == 3 {
+            vendorFields = parts.enumerated().map { i, field in
+                (field, bytes[(i * 4)..<(i * 4 + 4)].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+            }
+        } else {
+            vendorFields = []
+        }
     }
 
     /// Features read as rule inputs by the guest paging formats' entry rules (present, leaf,

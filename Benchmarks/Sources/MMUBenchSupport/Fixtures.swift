@@ -333,3 +333,73 @@ extension InterpreterFixture {
         return ~0
     }
 }
+
+/// TLB hits on the 4-level fixture: a working set of pages that occupy distinct slots of both the
+/// generated ``TLB`` and the C TLB, both filled before measuring, and accesses to those pages only.
+public final class TLBFixture: @unchecked Sendable {
+    /// The walk fixture.
+    public let guest: GuestFixture
+    /// The generated MMU's TLB.
+    public let tlb: TLB
+    /// The C TLB.
+    public let ctlb: UnsafeMutablePointer<cw_tlb>
+    /// Accesses that hit.
+    public let accesses: AccessList
+    /// Pages in the working set.
+    public let pageCount: Int
+
+    /// Entries per page size of both TLBs.
+    public static let sets = 4096
+
+    /// Builds and fills both TLBs.
+    public init(_ guest: GuestFixture, workingSet: Int = 1024) {
+        self.guest = guest
+        tlb = TLB(formats: SpecFormats.all, sets: Self.sets)
+        let entries = UnsafeMutablePointer<cw_tlb_entry>.allocate(capacity: Self.sets)
+        entries.initialize(repeating: cw_tlb_entry(), count: Self.sets)
+        ctlb = .allocate(capacity: 1)
+        ctlb.initialize(to: cw_tlb(entries: entries, mask: UInt64(Self.sets - 1), mmu: UnsafePointer(guest.cmmu)))
+        var rng = SplitMix64(seed: FixtureShape.seed &+ 0x200)
+        // Pages whose slots are free in both TLBs: probe by filling and checking that the page hits.
+        var chosen: [UInt64] = []
+        var cslots = Set<UInt64>()
+        var memory = guest.memory.c
+        var r = cw_result()
+        let space = DirectSpace(guest.memory.flat)
+        var order = guest.pages.map(\.linear)
+        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.below(UInt64(i + 1)))) }
+        for page in order where chosen.count < workingSet {
+            let slot = (page >> 12) & UInt64(Self.sets - 1)
+            guard !cslots.contains(slot) else { continue }
+            // The generated TLB: the page must hit, and filling it must have evicted nothing.
+            _ = tlb.translate(guest.prepared, Access(address: page, kind: .write, cpl: 3), space: space)
+            guard tlbHits(page) && tlb.count == chosen.count + 1 else {
+                tlb.flushAll()
+                for p in chosen {
+                    _ = tlb.translate(guest.prepared, Access(address: p, kind: .write, cpl: 3), space: space)
+                }
+                continue
+            }
+            cslots.insert(slot)
+            chosen.append(page)
+            cw_walk_guest(guest.cmmu, &memory, page, UInt32(CW_ACC_USER), &r)
+            cw_tlb_fill(ctlb, page, &r)
+        }
+        pageCount = chosen.count
+        var list: [Access] = []
+        var classes: [UInt32] = []
+        for _ in 0..<FixtureShape.accessCount {
+            let page = chosen[Int(rng.below(UInt64(chosen.count)))]
+            let kind = randomKind(&rng)
+            list.append(Access(address: page | (rng.below(4096) & ~7), kind: kind, cpl: 3))
+            classes.append(guestClass(kind))
+        }
+        accesses = AccessList(list, classes: classes)
+
+        func tlbHits(_ page: UInt64) -> Bool {
+            let before = tlb.hits
+            _ = tlb.translate(guest.prepared, Access(address: page, kind: .read, cpl: 3), space: space)
+            return tlb.hits == before + 1
+        }
+    }
+}
