@@ -155,9 +155,8 @@ public final class KVMRunner {
             guard let bits = try? EntryBits(format.levels[depth]) else { return nil }
             let table = tables + UInt64(depth) * 0x1000
             let next = depth == format.levels.count - 1 ? target : table + 0x1000
-            let entry = (next & bits.address) | bits.present | bits.writable | bits.user
-            memory[hex(table + format.index(c.address, depth: depth) * UInt64(format.levels[depth].entryBytes))] = hex(
-                entry)
+            let address = table + format.index(c.address, depth: depth) * UInt64(format.levels[depth].entryBytes)
+            memory[hex(address)] = hex((next & bits.address) | bits.present | bits.writable | bits.user)
         }
         let probe: [String: Any] = [
             "id": "probe", "maxphyaddr": c.maxPhysicalAddressBits, "features": c.features.sorted(),
@@ -183,12 +182,12 @@ public final class KVMRunner {
     func runnerKey(_ c: WalkCase, format: PagingFormatDescriptor) -> UInt64? {
         guard let keys = format.protectionKeys else { return 0 }
         let pkru = c.registers["PKRU"] ?? 0
-        return keys.accessDisableShift.indices.first { (pkru >> UInt64(keys.accessDisableShift[$0])) & 1 == 0 }.map(
-            UInt64.init)
+        let free = keys.accessDisableShift.indices.first { (pkru >> UInt64(keys.accessDisableShift[$0])) & 1 == 0 }
+        return free.map(UInt64.init)
     }
 
-    /// The guest CPUID for `c`: KVM's supported CPUID with the case's MAXPHYADDR, and each entry
-    /// feature present only if both the case and KVM have it.
+    /// The guest CPUID for `c`: KVM's supported CPUID with the case's MAXPHYADDR, the vendor the
+    /// specs' CPU models name, and each entry feature present only if both the case and KVM have it.
     func guestCPUID(_ c: WalkCase) -> (entries: [kvm_cpuid_entry2], key: String) {
         var entries = host.supportedCPUID
         func edit(leaf: UInt32, subleaf: UInt32?, register: String, _ change: (UInt32) -> UInt32) {
