@@ -35,7 +35,7 @@ public final class KVMRunner {
         public var reuseMachines: Bool
 
         /// Creates options.
-        public init(timeoutMilliseconds: Int = 1000, reuseMachines: Bool = true) {
+        public init(timeoutMilliseconds: Int = 2000, reuseMachines: Bool = true) {
             self.timeoutMilliseconds = timeoutMilliseconds
             self.reuseMachines = reuseMachines
         }

@@ -16,11 +16,12 @@ public struct KnownDeviation: Sendable, Hashable, CustomStringConvertible {
 
     /// kvm.md §11.5: after a CPL-3 fetch that the CPU made natively, PVM emulates the next trapping
     /// instruction, and the emulator's instruction fetch applies PKRU. A fetch from a page whose key
-    /// PKRU access-disables then faults with PK and I set; the SDM never applies keys to fetches.
+    /// PKRU access-disables then faults with PK set (and I, when EFER.NXE or CR4.SMEP is set); the
+    /// SDM never applies keys to fetches.
     public static let protectionKeyOnFetch = KnownDeviation(
         name: "pk-on-fetch", reference: "kvm.md §11.5",
         summary:
-            "a CPL-3 fetch from a page whose protection key is access-disabled faults with PK|I in KVM-PVM's emulator; the SDM applies protection keys to data accesses only"
+            "a CPL-3 fetch from a page whose protection key is access-disabled faults with PK in KVM-PVM's emulator; the SDM applies protection keys to data accesses only"
     )
 
     /// kvm.md §11.4: KVM sets accessed flags only after the whole walk and the permission check
@@ -49,7 +50,7 @@ public struct KnownDeviation: Sendable, Hashable, CustomStringConvertible {
     {
         let kvmError = kvm["error_code"].flatMap(WalkCase.hexValue)
         if c.kind == "fetch", c.cpl == 3, kvm["result"] == "page-fault", ours["result"] == "ok",
-            let e = kvmError, e & facts.protectionKeyFlag != 0, e & facts.instructionFetchFlag != 0
+            let e = kvmError, e & facts.protectionKeyFlag != 0
         {
             return protectionKeyOnFetch
         }

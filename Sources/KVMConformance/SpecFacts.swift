@@ -27,9 +27,8 @@ struct SpecFacts {
     let supervisorKeys: UInt64
     /// XCR0.PKRU as a state-component number.
     let pkruComponent: Int?
-    /// PF_ERROR_CODE.PK and .ID.
+    /// PF_ERROR_CODE.PK.
     let protectionKeyFlag: UInt64
-    let instructionFetchFlag: UInt64
     /// CPUID's MAXPHYADDR field.
     let maxPhysicalAddress: CPUIDField
     /// Control-register and EFER bits that need a CPUID feature, with their names (`CR4.LA57`).
@@ -64,7 +63,6 @@ struct SpecFacts {
         supervisorKeys = cr4.field("PKS")?.bits.mask ?? 0
         pkruComponent = specs.register("XCR0")?.field("PKRU").map { $0.bits.low }
         protectionKeyFlag = try mask(error, "PK")
-        instructionFetchFlag = try mask(error, "ID")
         guard let m = specs.cpuidField("maxphyaddr") else { throw Missing(name: "CPUID field maxphyaddr") }
         maxPhysicalAddress = m
         gatedBits = [cr0, cr4, efer].flatMap { r in

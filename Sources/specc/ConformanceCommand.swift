@@ -28,7 +28,7 @@ struct KVMCommand: ParsableCommand {
     var specs: String?
 
     @Option(help: "The bound on one case's run on KVM, in milliseconds.")
-    var timeoutMs = 1000
+    var timeoutMs = 2000
 
     @Flag(help: "Create a fresh VM for every case instead of reusing one.")
     var freshVM = false

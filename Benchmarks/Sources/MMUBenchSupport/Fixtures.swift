@@ -354,11 +354,13 @@ public final class TLBFixture: @unchecked Sendable {
     /// Builds and fills both TLBs.
     public init(_ guest: GuestFixture, workingSet: Int = 1024) {
         self.guest = guest
-        tlb = TLB(formats: SpecFormats.all, sets: Self.sets)
+        let tlb = TLB(formats: SpecFormats.all, sets: Self.sets)
+        self.tlb = tlb
         let entries = UnsafeMutablePointer<cw_tlb_entry>.allocate(capacity: Self.sets)
         entries.initialize(repeating: cw_tlb_entry(), count: Self.sets)
-        ctlb = .allocate(capacity: 1)
+        let ctlb = UnsafeMutablePointer<cw_tlb>.allocate(capacity: 1)
         ctlb.initialize(to: cw_tlb(entries: entries, mask: UInt64(Self.sets - 1), mmu: UnsafePointer(guest.cmmu)))
+        self.ctlb = ctlb
         var rng = SplitMix64(seed: FixtureShape.seed &+ 0x200)
         // Pages whose slots are free in both TLBs: probe by filling and checking that the page hits.
         var chosen: [UInt64] = []
@@ -368,6 +370,11 @@ public final class TLBFixture: @unchecked Sendable {
         let space = DirectSpace(guest.memory.flat)
         var order = guest.pages.map(\.linear)
         for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.below(UInt64(i + 1)))) }
+        func tlbHits(_ page: UInt64) -> Bool {
+            let before = tlb.hits
+            _ = tlb.translate(guest.prepared, Access(address: page, kind: .read, cpl: 3), space: space)
+            return tlb.hits == before + 1
+        }
         for page in order where chosen.count < workingSet {
             let slot = (page >> 12) & UInt64(Self.sets - 1)
             guard !cslots.contains(slot) else { continue }
@@ -395,11 +402,5 @@ public final class TLBFixture: @unchecked Sendable {
             classes.append(guestClass(kind))
         }
         accesses = AccessList(list, classes: classes)
-
-        func tlbHits(_ page: UInt64) -> Bool {
-            let before = tlb.hits
-            _ = tlb.translate(guest.prepared, Access(address: page, kind: .read, cpl: 3), space: space)
-            return tlb.hits == before + 1
-        }
     }
 }
