@@ -215,3 +215,51 @@ import Testing
         #expect(tlb.count == 0, "INVLPG anywhere in the large page removes it")
     }
 }
+
+/// TLB tags for virtualization: VPID and EPTP keep guests apart; INVEPT and INVVPID remove them.
+@Suite struct TLBTagTests {
+    @Test func vpidAndEptpTagsAndTheirInvalidations() throws {
+        let format = try #require(SpecFormats.named("ia32e-4level"))
+        let ept = try #require(SpecFormats.named("ept-4level"))
+        var state = ControlState()
+        state[index: SpecRegisters.index(named: "CR0") ?? 0] = 0x8001_0033
+        state[index: SpecRegisters.index(named: "CR3") ?? 0] = 0x1000
+        state[index: SpecRegisters.index(named: "CR4") ?? 0] = 0x20
+        state[index: SpecRegisters.index(named: "EFER") ?? 0] = 0xD01
+        state[index: SpecRegisters.index(named: "EPTP") ?? 0] = 0x10_0000 | 0x1E
+        state[index: SpecRegisters.index(named: "IA32_VMX_EPT_VPID_CAP") ?? 0] = ~0
+        let cpu = CPUConfiguration(maxPhysicalAddressBits: 46)
+        let guest = PreparedFormatCache().prepared(format, state: state, cpu: cpu)
+        let eptPrepared = PreparedFormatCache().prepared(ept, state: state, cpu: cpu)
+        // Guest tables at GPA 0x1000.. map linear 0 → GPA 0x5000; EPT (at HPA 0x100000) maps GPA
+        // 0..2 MiB → HPA 0x20_0000.. with a 2 MiB page.
+        let memory = SparseMemory([
+            0x10_0000: 0x10_1007, 0x10_1000: 0x10_2007, 0x10_2000: 0x20_0000 | 0xB7,
+            0x20_1000: 0x2007, 0x20_2000: 0x3007, 0x20_3000: 0x4007, 0x20_4000: 0x5007,
+        ])
+        let space = NestedSpace(ept: eptPrepared, memory: memory, guest: format)
+        let tlb = TLB()
+        let access = Access(address: 0x123, kind: .read)
+        guard case .translation(let t) = tlb.translate(guest, access, space: space, vpid: 5, eptp: 0x10_0000) else {
+            Issue.record("the nested walk translates")
+            return
+        }
+        #expect(t.physical == 0x20_5123)
+        #expect(t.pageSize == 4096, "min(guest 4 KiB, EPT 2 MiB)")
+        _ = tlb.translate(guest, access, space: space, vpid: 5, eptp: 0x10_0000)
+        #expect(tlb.hits == 1)
+        // Another VPID or another EPTP does not hit.
+        _ = tlb.translate(guest, access, space: space, vpid: 6, eptp: 0x10_0000)
+        _ = tlb.translate(guest, access, space: space, vpid: 5, eptp: 0x30_0000)
+        #expect(tlb.hits == 1)
+        #expect(tlb.count == 1, "one direct-mapped slot: the VPID 6 translation replaced the VPID 5 one")
+        tlb.invalidateEPT(singleContext: 0x10_0000)
+        _ = tlb.translate(guest, access, space: space, vpid: 5, eptp: 0x10_0000)
+        #expect(tlb.hits == 1, "INVEPT single-context removed the EPTP's translations")
+        tlb.invalidateVPID(.individualAddress, vpid: 5, address: 0x123)
+        _ = tlb.translate(guest, access, space: space, vpid: 5, eptp: 0x10_0000)
+        #expect(tlb.hits == 1, "INVVPID individual-address removed it")
+        tlb.invalidateVPID(.allContexts, vpid: 0)
+        #expect(tlb.count == 0, "INVVPID all-context removes every VPID but 0")
+    }
+}
