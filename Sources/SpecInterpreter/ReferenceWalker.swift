@@ -146,7 +146,22 @@ public struct ReferenceWalker {
     public let specs: SpecSet
 
     /// Creates a walker over `specs`.
-    public init(specs: SpecSet) { self.specs = specs }
+    /// `REGISTER.FIELD` names resolved once: the register, the field's mask and low bit.
+    let controlFields: [String: (register: String, mask: UInt64, shift: UInt64)]
+    let registersByName: [String: RegisterSpec]
+    let layoutsByName: [String: EntryLayout]
+
+    /// Creates a walker over `specs`.
+    public init(specs: SpecSet) {
+        self.specs = specs
+        var fields: [String: (String, UInt64, UInt64)] = [:]
+        for r in specs.registers {
+            for f in r.fields { fields["\(r.name).\(f.name)"] = (r.name, f.bits.mask, UInt64(f.bits.low)) }
+        }
+        controlFields = fields
+        registersByName = Dictionary(specs.registers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        layoutsByName = Dictionary(specs.layouts.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+    }
 
     /// The guest-paging format enabled by the machine's control registers, if paging is on.
     public func activeFormat(_ machine: ReferenceMachine, family: PagingFormat.Family = .guest) -> PagingFormat? {
@@ -175,7 +190,7 @@ public struct ReferenceWalker {
         let parts = format.root.value.split(separator: ".").map(String.init)
         let registerName = parts.first ?? ""
         let value = machine.registers[registerName] ?? 0
-        let rootField = specs.register(registerName)?.field(parts.count > 1 ? parts[1] : "")
+        let rootField = registersByName[registerName]?.field(parts.count > 1 ? parts[1] : "")
         var reserved: UInt64 = 0
         for item in format.rootReserved {
             if let w = item.when, !w.expression.holds({ self.value(of: $0, machine: machine) ?? 0 }) { continue }
@@ -200,7 +215,7 @@ public struct ReferenceWalker {
     func faultReport(_ format: PagingFormat, access: ReferenceAccess, rights: [String: Bool], machine: ReferenceMachine,
                      facts: Set<String>, level: Int, kind: String = "not-present") -> ReferenceOutcome {
         var value: UInt64 = 0
-        let register = specs.register(format.report.register.value)
+        let register = registersByName[format.report.register.value]
         for (field, rule) in format.report.flags {
             let hit = rule.expression.holds { name in
                 if name.hasPrefix("access."), let a = AccessAttribute(rawValue: String(name.dropFirst(7))) {
@@ -216,12 +231,9 @@ public struct ReferenceWalker {
     }
 
     func value(of name: String, machine: ReferenceMachine) -> UInt64? {
-        let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
-        guard parts.count == 2 else { return nil }
-        if parts[0] == "cpuid" { return machine.features.contains(parts[1]) ? 1 : 0 }
-        guard let r = specs.register(parts[0]), let f = r.field(parts[1]) else { return nil }
-        let v = machine.registers[r.name] ?? 0
-        return (v & f.bits.mask) >> UInt64(f.bits.low)
+        if let f = controlFields[name] { return ((machine.registers[f.register] ?? 0) & f.mask) >> f.shift }
+        if name.hasPrefix("cpuid.") { return machine.features.contains(String(name.dropFirst(6))) ? 1 : 0 }
+        return nil
     }
 
     /// Walks `access` through `format`.
@@ -271,7 +283,7 @@ public struct ReferenceWalker {
                 return .invalidState("address 0x\(String(access.address, radix: 16)) is wider than the format's \(bits) bits")
             }
         }
-        guard let defaultLayout = specs.layout(format.entryLayout) else { return .invalidState("no layout") }
+        guard let defaultLayout = layoutsByName[format.entryLayout] else { return .invalidState("no layout") }
         let physicalBits = min(machine.maxPhysicalAddressBits, format.physicalAddressLimit ?? 64)
         func control(_ name: String) -> UInt64 { value(of: name, machine: machine) ?? 0 }
         func holds(_ rule: Rule?, entry: UInt64 = 0, layout: EntryLayout? = nil) -> Bool {
@@ -295,7 +307,7 @@ public struct ReferenceWalker {
             return mask
         }
         let rootParts = format.root.value.split(separator: ".").map(String.init)
-        let rootField = specs.register(rootParts[0])?.field(rootParts.count > 1 ? rootParts[1] : "")
+        let rootField = registersByName[rootParts[0]]?.field(rootParts.count > 1 ? rootParts[1] : "")
         let root = (machine.registers[rootParts[0]] ?? 0) & (rootField?.bits.mask ?? 0)
 
         // PAE: the PDPTEs are loaded with the root; a present one with a reserved bit cannot be loaded.
@@ -303,7 +315,7 @@ public struct ReferenceWalker {
         // as a plain read with no guest linear address; a fault reports the table's base.
         var rootEntries: [UInt64] = []
         if let first = format.levels.first, first.loadedWithRoot {
-            let layout = first.entryLayout.flatMap { specs.layout($0) } ?? defaultLayout
+            let layout = first.entryLayout.flatMap { layoutsByName[$0] } ?? defaultLayout
             let mask = reservedMask(format.reserved + first.reserved + first.tableReserved, layout: layout)
             var tableHost = root
             if var s2 = stage2 {
@@ -333,7 +345,7 @@ public struct ReferenceWalker {
             faultReport(format, access: access, rights: rights, machine: machine, facts: facts, level: level, kind: kind)
         }
         for (depth, level) in format.levels.enumerated() {
-            let layout = level.entryLayout.flatMap { specs.layout($0) } ?? defaultLayout
+            let layout = level.entryLayout.flatMap { layoutsByName[$0] } ?? defaultLayout
             let index = (access.address >> UInt64(level.index.low)) & ((UInt64(1) << UInt64(level.index.width)) - 1)
             let address = table + index * UInt64(layout.size)
             let entry: UInt64
@@ -393,7 +405,7 @@ public struct ReferenceWalker {
                 let key = (entry & keyField.bits.mask) >> UInt64(keyField.bits.low)
                 let registerName = (rights[pk.pageIsUser] ?? false) ? pk.userRegister : pk.supervisorRegister
                 let registerValue = machine.registers[registerName] ?? 0
-                if let reg = specs.register(registerName), let ad = reg.field("AD\(key)"), let wd = reg.field("WD\(key)") {
+                if let reg = registersByName[registerName], let ad = reg.field("AD\(key)"), let wd = reg.field("WD\(key)") {
                     keyRights = (registerValue & ad.bits.mask != 0, registerValue & wd.bits.mask != 0)
                 }
             }

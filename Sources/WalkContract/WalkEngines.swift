@@ -179,12 +179,16 @@ public struct ExplainTracer: WalkTracer {
 /// Runs cases on the reference interpreter.
 public struct ReferenceEngine: WalkEngine {
     public let specs: SpecSet
+    let walker: ReferenceWalker
 
     /// Creates the engine.
-    public init(specs: SpecSet) { self.specs = specs }
+    public init(specs: SpecSet) {
+        self.specs = specs
+        walker = ReferenceWalker(specs: specs)
+    }
 
     public func run(_ c: WalkCase, explain: inout [String]?) -> WalkResult {
-        let walker = ReferenceWalker(specs: specs)
+        let walker = self.walker
         let machine = ReferenceMachine(registers: c.machineRegisters(specs), features: c.features,
                                        maxPhysicalAddressBits: c.maxPhysicalAddressBits)
         if let bad = walker.unsupportedControlBits(machine).first {

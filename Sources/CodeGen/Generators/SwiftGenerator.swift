@@ -78,7 +78,8 @@ public struct SwiftGenerator {
             p.indent { p in for r in specs.registers { p.print("\(Swiftify.string(r.name)),") } }
             p.print("]", "")
             p.print("/// Index of the register called `name`.")
-            p.print("public static func index(named name: String) -> Int? { names.firstIndex(of: name) }", "")
+            p.print("public static func index(named name: String) -> Int? { indices[name] }", "")
+            p.print("static let indices: [String: Int] = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })", "")
             p.print("/// Control bits that need a CPUID feature; setting one without it is a state the CPU cannot hold.")
             p.print("public static let featureGates: [FeatureGate] = [")
             p.indent { p in
@@ -97,7 +98,8 @@ public struct SwiftGenerator {
             p.indent { p in for f in specs.features { p.print("\(Swiftify.string(f.name)),") } }
             p.print("]", "")
             p.print("/// Index of the feature called `name`.")
-            p.print("public static func index(named name: String) -> Int? { names.firstIndex(of: name) }")
+            p.print("public static func index(named name: String) -> Int? { indices[name] }", "")
+            p.print("static let indices: [String: Int] = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })")
         }
         p.print("}")
         return p.text
