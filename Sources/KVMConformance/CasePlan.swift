@@ -15,11 +15,9 @@ struct CasePlan {
     /// The 4 KiB page the walk of the test address ends on, if it reaches a leaf (whatever the
     /// rights, which only KVM judges).
     var targetPages: [UInt64]
-    /// Index of the runner's entry in the root table.
-    var rootIndex: UInt64
-    /// Guest-physical address of that entry.
+    /// Guest-physical address of the runner's entry in the root table.
     var rootEntryAddress: UInt64
-    /// The runner region.
+    /// Where the runner's region is, in guest-physical and linear space.
     var runnerPhysical: UInt64
     var runnerLinear: UInt64
 
@@ -73,7 +71,6 @@ struct CasePlan {
         else {
             throw Unplaceable(description: "no free root-table index for the runner's own mapping")
         }
-        rootIndex = k
         rootEntryAddress = root &+ k &* UInt64(rootLevel.entryBytes)
         runnerLinear = format.canonical(k << UInt64(rootLevel.indexShift))
 

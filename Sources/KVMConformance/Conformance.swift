@@ -83,7 +83,9 @@ public final class KVMConformance {
         var report = CaseReport(id: id, verdict: .agree, ours: ours)
         let oursFields = Self.fields(ours)
         if ours.result == "invalid" {
-            report.verdict = .skipped("the walker finds the case invalid: \(oursFields["message"] ?? "")")
+            let message = oursFields["message"].flatMap { Data($0.utf8) }
+                .flatMap { try? JSONSerialization.jsonObject(with: $0, options: .fragmentsAllowed) as? String }
+            report.verdict = .skipped("the walker finds the case invalid: \(message ?? "")")
             return report
         }
         let missing = runner.missingEntryFeatures(c)

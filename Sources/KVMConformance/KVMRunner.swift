@@ -395,11 +395,11 @@ public final class KVMRunner {
         if let f = fault {
             let runnerRange = plan.runnerLinear..<(plan.runnerLinear + UInt64(RunnerGuest.regionBytes))
             switch f.vector {
-            case 14 where runnerRange.contains(f.cr2):
+            case RunnerGuest.pageFaultVector where runnerRange.contains(f.cr2):
                 return .failed(
                     "the runner's own page faulted: #PF(0x\(String(f.error, radix: 16))) at 0x\(String(f.cr2, radix: 16))"
                 )
-            case 14:
+            case RunnerGuest.pageFaultVector:
                 return .observed(
                     WalkResult(
                         id: c.id, result: "page-fault",
@@ -408,7 +408,7 @@ public final class KVMRunner {
                             ("writes", WalkResult.writes(changes(excluding: nil))),
                             ("cr2", WalkResult.hex(f.cr2)),
                         ]))
-            case 13 where f.error == 0:
+            case RunnerGuest.generalProtectionVector where f.error == 0:
                 return .observed(WalkResult(id: c.id, result: "general-protection"))
             default:
                 return .failed(
@@ -468,8 +468,8 @@ public final class KVMRunner {
         let error = KVMError("", errno: errno).errnoName
         let text =
             names.isEmpty
-            ? "KVM_SET_SREGS refused cr0=0x\(String(sregs.cr0, radix: 16)) cr3=0x\(String(sregs.cr3, radix: 16)) cr4=0x\(String(sregs.cr4, radix: 16)) efer=0x\(String(sregs.efer, radix: 16)) (\(error))"
-            : "KVM_SET_SREGS refused \(names.joined(separator: ", ")) (\(error)) on this host"
+            ? "KVM_SET_SREGS refused cr0=0x\(String(sregs.cr0, radix: 16)) cr3=0x\(String(sregs.cr3, radix: 16)) cr4=0x\(String(sregs.cr4, radix: 16)) efer=0x\(String(sregs.efer, radix: 16)): \(error)"
+            : "KVM_SET_SREGS refused \(names.joined(separator: ", ")) on this host: \(error)"
         refusals[key] = text
         return text
     }

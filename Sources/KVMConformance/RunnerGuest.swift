@@ -39,6 +39,9 @@ enum RunnerGuest {
     static let userCodeSelector: UInt16 = 0x20
     static let taskStateSelector: UInt16 = 0x28
     static let vectorCount = 32
+    /// #PF and #GP (SDM Vol. 3A Table 6-1).
+    static let pageFaultVector: UInt64 = 14
+    static let generalProtectionVector: UInt64 = 13
     /// Exception vectors that push an error code (SDM Vol. 3A Table 6-1).
     static let vectorsWithErrorCode: Set<Int> = [8, 10, 11, 12, 13, 14, 17, 21, 29, 30]
 
