@@ -141,7 +141,7 @@ public struct ReferenceStep: Sendable {
 
 /// The executable meaning of the specs: walks evaluated directly from the model, rule by rule,
 /// with no generated tables. Slow and obvious; the reference the generated walker is tested against.
-public struct ReferenceWalker {
+public final class ReferenceWalker: @unchecked Sendable {
     /// The specs.
     public let specs: SpecSet
 
@@ -165,10 +165,11 @@ public struct ReferenceWalker {
 
     /// The guest-paging format enabled by the machine's control registers, if paging is on.
     public func activeFormat(_ machine: ReferenceMachine, family: PagingFormat.Family = .guest) -> PagingFormat? {
-        specs.formats.filter { $0.family == family }.first { f in
-            guard let e = f.enabledWhen else { return false }
-            return e.expression.holds { name in value(of: name, machine: machine) ?? 0 }
+        for f in specs.formats where f.family == family {
+            guard let e = f.enabledWhen else { continue }
+            if e.expression.holds({ name in self.value(of: name, machine: machine) ?? 0 }) { return f }
         }
+        return nil
     }
 
     /// Control bits set although the CPU lacks their feature, as (`CR4.LA57`, `la57`).
