@@ -204,10 +204,25 @@ public struct WalkResult {
         "{" + w.keys.sorted().map { "\(hex($0)): \(hex(w[$0] ?? 0))" }.joined(separator: ", ") + "}"
     }
 
+    /// `s` as a JSON string literal.
     public static func quote(_ s: String) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: [s], options: [])) ?? Data("[\"\"]".utf8)
-        let text = String(decoding: data, as: UTF8.self)
-        return String(text.dropFirst().dropLast())
+        var out = "\""
+        for c in s.unicodeScalars {
+            switch c {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if c.value < 0x20 {
+                    out += "\\u00" + (c.value < 0x10 ? "0" : "") + String(c.value, radix: 16)
+                } else {
+                    out.unicodeScalars.append(c)
+                }
+            }
+        }
+        return out + "\""
     }
 
     public var json: String {

@@ -77,8 +77,17 @@ public struct GeneratedEngine: WalkEngine {
                 }.constantValue ?? false)
             }
         }
+        guard explain != nil else {
+            var none = NoTracer()
+            return run(c, state: state, cpu: cpu, memory: memory, active: active, tracer: &none)
+        }
         var tracer = ExplainTracer()
-        defer { if explain != nil { explain = tracer.lines } }
+        defer { explain = tracer.lines }
+        return run(c, state: state, cpu: cpu, memory: memory, active: active, tracer: &tracer)
+    }
+
+    func run<T: ExplainingTracer>(_ c: WalkCase, state: ControlState, cpu: CPUConfiguration, memory: SparseMemory,
+                            active: (PagingFamily) -> PagingFormatDescriptor?, tracer: inout T) -> WalkResult {
         let kind = AccessKind(rawValue: ["read", "write", "fetch"].firstIndex(of: c.kind).map(UInt8.init) ?? 0) ?? .read
         var eptPrepared: PreparedFormat?
         if c.ept != nil {
@@ -88,10 +97,10 @@ public struct GeneratedEngine: WalkEngine {
             let prepared = cache.prepared(eptFormat, state: state, cpu: cpu)
             if let why = prepared.rootInvalid { return invalid(c, "ept.eptp: \(why) (VM entry would fail)") }
             eptPrepared = prepared
-            tracer.lines.append("EPT format \(eptFormat.name)")
+            tracer.note("EPT format \(eptFormat.name)")
         }
         if c.guestPhysical, let ept = eptPrepared {
-            tracer.format = ept.descriptor
+            tracer.describe(ept.descriptor)
             let access = Access(address: c.address, kind: kind, extra: c.user ? [.guestUser] : [])
             let outcome = Walker.walk(ept, access, space: DirectSpace(memory), tracer: &tracer)
             return Self.result(c.id, outcome, family: .ept, memory: memory, guestPhysical: c.address)
@@ -99,7 +108,7 @@ public struct GeneratedEngine: WalkEngine {
         guard let descriptor = active(.guest) else {
             // Paging is off: the linear address is the (guest-)physical address.
             guard c.address >> 32 == 0 else { return invalid(c, "access.linear: paging is off, so the address must fit in 32 bits") }
-            tracer.lines.append("paging is off: the linear address is the physical address")
+            tracer.note("paging is off: the linear address is the physical address")
             guard let ept = eptPrepared else {
                 return WalkResult(id: c.id, result: "ok", fields: [("physical", WalkResult.hex(c.address)), ("page_size", "4294967296"), ("writes", "{}")])
             }
@@ -108,8 +117,8 @@ public struct GeneratedEngine: WalkEngine {
             let outcome = space.translateFinal(identity, attributes: Access(address: c.address, kind: kind).attributes)
             return Self.result(c.id, outcome, family: .guest, memory: memory)
         }
-        tracer.format = descriptor
-        tracer.lines.append("format \(descriptor.name)")
+        tracer.describe(descriptor)
+        tracer.note("format \(descriptor.name)")
         let prepared = cache.prepared(descriptor, state: state, cpu: cpu)
         let access = Access(address: c.address, kind: kind, cpl: UInt8(c.cpl), implicit: c.implicit)
         let outcome: WalkOutcome
@@ -156,7 +165,23 @@ public struct GeneratedEngine: WalkEngine {
 }
 
 /// Records a generated walk for `--explain`.
-public struct ExplainTracer: WalkTracer {
+/// A tracer that also takes free-form lines and the format being walked (for `--explain`).
+public protocol ExplainingTracer: WalkTracer {
+    /// Adds a line.
+    mutating func note(_ line: String)
+    /// Names the format whose levels the entries belong to.
+    mutating func describe(_ format: PagingFormatDescriptor)
+}
+
+extension NoTracer: ExplainingTracer {
+    /// Records nothing.
+    public mutating func note(_ line: String) {}
+    /// Records nothing.
+    public mutating func describe(_ format: PagingFormatDescriptor) {}
+}
+
+/// Records a walk as readable lines.
+public struct ExplainTracer: ExplainingTracer {
     public var lines: [String] = []
     public var format: PagingFormatDescriptor?
 
@@ -174,6 +199,8 @@ public struct ExplainTracer: WalkTracer {
     }
 
     public mutating func end(_ reason: String) { lines.append("end: \(reason)") }
+    public mutating func note(_ line: String) { lines.append(line) }
+    public mutating func describe(_ format: PagingFormatDescriptor) { self.format = format }
 }
 
 /// Runs cases on the reference interpreter.
