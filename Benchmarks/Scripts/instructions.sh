@@ -5,12 +5,13 @@
 #     cd Benchmarks && swift build -c release --product walkprof && Scripts/instructions.sh [NAME...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=.build/release/walkprof
+bin=${WALKPROF:-.build/release/walkprof}
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
     names=(Walk4Level CWalk4Level Walk5Level CWalk5Level WalkEPT4 CWalkEPT4 WalkEPT5 CWalkEPT5
            WalkNested4x4 CWalkNested4x4 WalkNested5x5 CWalkNested5x5 TLBHit CTLBHit Interp4Level)
 fi
+export SWIFT_DETERMINISTIC_HASHING=1  # hashing seeded per process would make setup costs differ between runs
 ir() {
     valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$1" "$2" 2>&1 \
         | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'

@@ -68,6 +68,20 @@ func run(_ name: String, _ iterations: Int) -> UInt64 {
             cw_walk_nested(f.cguest, f.cept, &memory, a.addresses[i & a.mask], a.classes[i & a.mask], &r)
             sum &+= r.physical
         }
+    case "TLBHit":
+        let f = TLBFixture(GuestFixture(levels: 4))
+        let tlb = f.tlb, prepared = f.guest.prepared, space = DirectSpace(f.guest.memory.flat)
+        let accesses = f.accesses.swift, mask = f.accesses.mask
+        for i in 0..<iterations {
+            sum &+= physical(tlb.translate(prepared, accesses[i & mask], space: space))
+        }
+    case "CTLBHit":
+        let f = TLBFixture(GuestFixture(levels: 4))
+        let a = f.accesses
+        let tlb = UnsafePointer(f.ctlb)
+        for i in 0..<iterations {
+            sum &+= cw_tlb_lookup(tlb, a.addresses[i & a.mask], a.classes[i & a.mask])
+        }
     case "Interp4Level":
         let f = InterpreterFixture(GuestFixture(levels: 4))
         for i in 0..<iterations {
@@ -153,6 +167,21 @@ func verify() -> Bool {
             break
         }
     }
+    // Both TLBs hit on every access of the TLB fixture, with the walk's physical address.
+    let t = TLBFixture(f)
+    let space = DirectSpace(f.memory.flat)
+    for (i, a) in t.accesses.swift.enumerated() {
+        let before = t.tlb.hits
+        let hit = physical(t.tlb.translate(f.prepared, a, space: space))
+        let c = cw_tlb_lookup(t.ctlb, a.address, t.accesses.classes[i])
+        let walked = physical(Walker.walk(f.prepared, a, memory: f.memory.flat))
+        if t.tlb.hits != before + 1 || hit != walked || c != walked {
+            print("TLB access \(i): generated \(hit) (hit: \(t.tlb.hits != before)), C \(c), walk \(walked)")
+            ok = false
+            break
+        }
+    }
+    print("TLB: \(t.pageCount) pages in the working set; checked")
     return ok
 }
 

@@ -8,29 +8,29 @@ public struct AccessAttributes: OptionSet, Sendable, Hashable {
     /// Creates attributes from raw bits.
     @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
     /// A data read.
-    public static let read = AccessAttributes(rawValue: 1 << 0)
+    @inlinable public static var read: AccessAttributes { AccessAttributes(rawValue: 1 << 0) }
     /// A data write.
-    public static let write = AccessAttributes(rawValue: 1 << 1)
+    @inlinable public static var write: AccessAttributes { AccessAttributes(rawValue: 1 << 1) }
     /// An instruction fetch.
-    public static let fetch = AccessAttributes(rawValue: 1 << 2)
+    @inlinable public static var fetch: AccessAttributes { AccessAttributes(rawValue: 1 << 2) }
     /// A data access (read or write).
-    public static let data = AccessAttributes(rawValue: 1 << 3)
+    @inlinable public static var data: AccessAttributes { AccessAttributes(rawValue: 1 << 3) }
     /// A user-mode access (CPL 3, not implicit).
-    public static let user = AccessAttributes(rawValue: 1 << 4)
+    @inlinable public static var user: AccessAttributes { AccessAttributes(rawValue: 1 << 4) }
     /// A supervisor-mode access.
-    public static let supervisor = AccessAttributes(rawValue: 1 << 5)
+    @inlinable public static var supervisor: AccessAttributes { AccessAttributes(rawValue: 1 << 5) }
     /// An implicit supervisor access.
-    public static let implicit = AccessAttributes(rawValue: 1 << 6)
+    @inlinable public static var implicit: AccessAttributes { AccessAttributes(rawValue: 1 << 6) }
     /// EPT: a guest linear address was translated.
-    public static let linearValid = AccessAttributes(rawValue: 1 << 7)
+    @inlinable public static var linearValid: AccessAttributes { AccessAttributes(rawValue: 1 << 7) }
     /// EPT: the final translation, not a guest paging-structure access.
-    public static let final = AccessAttributes(rawValue: 1 << 8)
+    @inlinable public static var final: AccessAttributes { AccessAttributes(rawValue: 1 << 8) }
     /// EPT: the guest page is user-mode.
-    public static let guestUser = AccessAttributes(rawValue: 1 << 9)
+    @inlinable public static var guestUser: AccessAttributes { AccessAttributes(rawValue: 1 << 9) }
     /// EPT: the guest page is writable.
-    public static let guestWritable = AccessAttributes(rawValue: 1 << 10)
+    @inlinable public static var guestWritable: AccessAttributes { AccessAttributes(rawValue: 1 << 10) }
     /// EPT: the guest page is execute-disabled.
-    public static let guestExecuteDisabled = AccessAttributes(rawValue: 1 << 11)
+    @inlinable public static var guestExecuteDisabled: AccessAttributes { AccessAttributes(rawValue: 1 << 11) }
 }
 
 /// The type of a memory access.

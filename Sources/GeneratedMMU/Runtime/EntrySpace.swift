@@ -27,6 +27,17 @@ public protocol EntrySpace {
     func updateEntry(_ address: UInt64, bytes: UInt64, expected: UInt64, desired: UInt64) -> EntryUpdate
     /// Translates the walk's output address (for nested paging: through EPT), before any A/D update.
     func translateFinal(_ translation: Translation, attributes: AccessAttributes) -> WalkOutcome
+    /// The 8-byte entry at `address` when reading it is plain (nil: take ``readEntry(_:bytes:)``, which
+    /// says why not). For the walker's shortest path; the default reads through `readEntry`.
+    func quickEntry(_ address: UInt64) -> UInt64?
+}
+
+extension EntrySpace {
+    @inlinable
+    public func quickEntry(_ address: UInt64) -> UInt64? {
+        if case .value(let v) = readEntry(address, bytes: 8) { return v }
+        return nil
+    }
 }
 
 /// Paging structures in physical memory: no second stage.
@@ -51,6 +62,9 @@ public struct DirectSpace<M: PhysicalMemory>: EntrySpace {
     public func readRootEntry(_ address: UInt64, base: UInt64, bytes: UInt64) -> EntryRead {
         readEntry(address, bytes: bytes)
     }
+
+    @inlinable
+    public func quickEntry(_ address: UInt64) -> UInt64? { memory.load64(address) }
 
     @inlinable
     public func updateEntry(_ address: UInt64, bytes: UInt64, expected: UInt64, desired: UInt64) -> EntryUpdate {
@@ -82,35 +96,53 @@ public struct NestedSpace<M: PhysicalMemory>: EntrySpace {
     /// Names of the guest format's rights that give the advanced information: user, writable, executable.
     public let guestRights: (user: Int?, writable: Int?, executable: Int?)
 
+    /// Guest paging-structure reads as EPT sees them: a read (a write with EPT A/D) of a valid linear
+    /// address; and their permission map.
+    @usableFromInline let structureRead: AccessAttributes
+    @usableFromInline let structureReadMap: UInt64
+
     /// Creates the space.
     public init(ept: PreparedFormat, memory: M, guest: PagingFormatDescriptor?) {
         self.ept = ept
         self.memory = memory
         let names = guest?.rightNames ?? []
         guestRights = (names.firstIndex(of: "user"), names.firstIndex(of: "writable"), names.firstIndex(of: "executable"))
+        let extra: AccessAttributes = ept.maintainsAccessedDirty ? [.linearValid, .write] : [.linearValid]
+        structureRead = Access(address: 0, kind: .read, extra: extra).attributes
+        structureReadMap = Walker.faultMap(ept, structureRead)
     }
 
+    @inlinable
     func eptWalk(_ address: UInt64, _ access: Access) -> WalkOutcome {
-        switch Walker.walk(ept, access, space: DirectSpace(memory)) {
+        nested(Walker.walk(ept, access, space: DirectSpace(memory)), address)
+    }
+
+    /// An EPT walk's outcome as the nested walk reports it: faults are EPT faults at `address`.
+    @inlinable @inline(__always)
+    func nested(_ outcome: WalkOutcome, _ address: UInt64) -> WalkOutcome {
+        switch outcome {
         case .fault(let f): return .nestedFault(f, guestPhysical: address)
         case .nestedFault(let f, _): return .nestedFault(f, guestPhysical: address)
         case let other: return other
         }
     }
 
+    @inlinable
     public func readEntry(_ address: UInt64, bytes: UInt64) -> EntryRead {
-        let extra: AccessAttributes = ept.maintainsAccessedDirty ? [.linearValid, .write] : [.linearValid]
-        switch eptWalk(address, Access(address: address, kind: .read, extra: extra)) {
-        case .translation(let t):
-            let direct = DirectSpace(memory)
-            return direct.readEntry(t.physical, bytes: bytes)
-        case let stop:
-            return .stop(stop)
+        if let t = Walker.quickTranslate(ept, address, structureReadMap, isWrite: structureRead.contains(.write),
+                                         DirectSpace(memory)) {
+            return DirectSpace(memory).readEntry(t.physical, bytes: bytes)
         }
+        let outcome = Walker.walk(ept, address, structureRead, faultMap: structureReadMap, space: DirectSpace(memory))
+        if case .translation(let t) = outcome {
+            return DirectSpace(memory).readEntry(t.physical, bytes: bytes)
+        }
+        return .stop(nested(outcome, address))
     }
 
     /// PDPTE loads belong to MOV CR3: plain reads (no EPT D even with EPT A/D), with no guest linear
     /// address; a fault reports the table's base.
+    @inlinable
     public func readRootEntry(_ address: UInt64, base: UInt64, bytes: UInt64) -> EntryRead {
         switch eptWalk(base, Access(address: base, kind: .read)) {
         case .translation(let t):
@@ -120,6 +152,7 @@ public struct NestedSpace<M: PhysicalMemory>: EntrySpace {
         }
     }
 
+    @inlinable
     public func updateEntry(_ address: UInt64, bytes: UInt64, expected: UInt64, desired: UInt64) -> EntryUpdate {
         // Setting a guest A/D flag is a read-modify-write of the guest paging structure.
         switch eptWalk(address, Access(address: address, kind: .read, extra: [.linearValid, .write])) {
@@ -130,6 +163,7 @@ public struct NestedSpace<M: PhysicalMemory>: EntrySpace {
         }
     }
 
+    @inlinable
     public func translateFinal(_ translation: Translation, attributes: AccessAttributes) -> WalkOutcome {
         var extra: AccessAttributes = [.linearValid, .final]
         if guestRights.user.map({ (translation.rights >> UInt8($0)) & 1 != 0 }) ?? true { extra.insert(.guestUser) }
@@ -139,6 +173,14 @@ public struct NestedSpace<M: PhysicalMemory>: EntrySpace {
         }
         let kind: AccessKind = attributes.contains(.fetch) ? .fetch : attributes.contains(.write) ? .write : .read
         let access = Access(address: translation.physical, kind: kind, extra: extra)
+        let finalAttributes = access.attributes
+        if let t = Walker.quickTranslate(ept, translation.physical, Walker.faultMap(ept, finalAttributes),
+                                         isWrite: finalAttributes.contains(.write), DirectSpace(memory)) {
+            var combined = translation
+            combined.physical = t.physical
+            combined.pageSize = min(translation.pageSize, t.pageSize)
+            return .translation(combined)
+        }
         switch eptWalk(translation.physical, access) {
         case .translation(let t):
             var combined = translation
@@ -150,3 +192,4 @@ public struct NestedSpace<M: PhysicalMemory>: EntrySpace {
         }
     }
 }
+

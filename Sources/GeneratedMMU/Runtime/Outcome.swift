@@ -12,6 +12,7 @@ public struct Translation: Sendable, Hashable {
     public var level: Int
 
     /// Creates a translation.
+    @inlinable
     public init(physical: UInt64, pageSize: UInt64, rights: UInt8, leafEntry: UInt64, level: Int) {
         self.physical = physical
         self.pageSize = pageSize
@@ -45,6 +46,7 @@ public struct Fault: Sendable, Hashable {
     public var rights: UInt8
 
     /// Creates a fault.
+    @inlinable
     public init(kind: FaultKind, report: UInt64, level: Int, rights: UInt8) {
         self.kind = kind
         self.report = report
@@ -72,16 +74,26 @@ public enum WalkOutcome: Sendable, Hashable {
 
 /// Receives each step of a walk, for `specc walk --explain`; the default does nothing and costs nothing.
 public protocol WalkTracer {
+    /// Whether the walker should build the messages for ``end(_:)``; a tracer that records nothing
+    /// says no, and the walk then builds no strings at all. Defaults to true.
+    var isEnabled: Bool { get }
     /// An entry was read at `level` from `address` (table base + index × size).
     mutating func entry(level: Int, tableAddress: UInt64, index: UInt64, address: UInt64, value: UInt64)
     /// The walk ended; `reason` names the rule.
     mutating func end(_ reason: String)
 }
 
+extension WalkTracer {
+    /// Tracers record by default.
+    @inlinable public var isEnabled: Bool { true }
+}
+
 /// The tracer that records nothing.
 public struct NoTracer: WalkTracer {
     /// Creates it.
     @inlinable public init() {}
+    /// Records nothing, so the walk builds no messages.
+    @inlinable public var isEnabled: Bool { false }
     @inlinable public mutating func entry(level: Int, tableAddress: UInt64, index: UInt64, address: UInt64, value: UInt64) {}
     @inlinable public mutating func end(_ reason: String) {}
 }

@@ -25,35 +25,40 @@ public struct FlatMemory: PhysicalMemory, @unchecked Sendable {
     public let base: UnsafeMutableRawPointer
     /// Its size in bytes.
     public let size: UInt64
+    /// 8- and 4-byte words fit at addresses below these (0 when none does): one compare per access.
+    @usableFromInline let limit64: UInt64
+    @usableFromInline let limit32: UInt64
 
     /// Wraps a buffer.
     public init(base: UnsafeMutableRawPointer, size: Int) {
         self.base = base
         self.size = UInt64(size)
+        limit64 = size >= 8 ? UInt64(size) - 7 : 0
+        limit32 = size >= 4 ? UInt64(size) - 3 : 0
     }
 
     @inlinable
     public func load64(_ address: UInt64) -> UInt64? {
-        guard address < size, size - address >= 8 else { return nil }
-        return UInt64(littleEndian: specc_load64(base + Int(address)))
+        guard address < limit64 else { return nil }
+        return UInt64(littleEndian: specc_load64(base + Int(bitPattern: UInt(address))))
     }
 
     @inlinable
     public func load32(_ address: UInt64) -> UInt32? {
-        guard address < size, size - address >= 4 else { return nil }
-        return UInt32(littleEndian: specc_load32(base + Int(address)))
+        guard address < limit32 else { return nil }
+        return UInt32(littleEndian: specc_load32(base + Int(bitPattern: UInt(address))))
     }
 
     @inlinable
     public func compareExchange64(_ address: UInt64, expected: UInt64, desired: UInt64) -> Bool {
-        guard address < size, size - address >= 8 else { return false }
-        return specc_cas64(base + Int(address), expected.littleEndian, desired.littleEndian)
+        guard address < limit64 else { return false }
+        return specc_cas64(base + Int(bitPattern: UInt(address)), expected.littleEndian, desired.littleEndian)
     }
 
     @inlinable
     public func compareExchange32(_ address: UInt64, expected: UInt32, desired: UInt32) -> Bool {
-        guard address < size, size - address >= 4 else { return false }
-        return specc_cas32(base + Int(address), expected.littleEndian, desired.littleEndian)
+        guard address < limit32 else { return false }
+        return specc_cas32(base + Int(bitPattern: UInt(address)), expected.littleEndian, desired.littleEndian)
     }
 }
 

@@ -5,57 +5,218 @@
 ///
 /// Prepare once per control-state change; walks then only load, mask and look up.
 public struct PreparedFormat: Sendable {
-    /// One level, specialised.
+    /// One level, specialised: plain values only (no arrays, no references), so the walk loop reads
+    /// it without reference counting.
     public struct Level: Sendable {
-        var indexShift: UInt64
-        var indexMask: UInt64
-        var entryBytes: UInt64
-        var addressMask: UInt64
-        var accessedMask: UInt64
-        var dirtyMask: UInt64
-        var keyMask: UInt64
-        var keyShift: UInt64
+        @usableFromInline var indexShift: UInt64
+        @usableFromInline var indexMask: UInt64
+        @usableFromInline var entryBytes: UInt64
+        @usableFromInline var addressMask: UInt64
+        @usableFromInline var accessedMask: UInt64
+        @usableFromInline var dirtyMask: UInt64
+        @usableFromInline var keyMask: UInt64
+        @usableFromInline var keyShift: UInt64
+        @usableFromInline var isLast: Bool
+        @usableFromInline var loadedWithRoot: Bool
+        @usableFromInline var reservedTable: UInt64
+        @usableFromInline var reservedLeaf: UInt64
+        @usableFromInline var pageMask: UInt64
+        /// Leaf address pieces (in ``PreparedFormat/levelRules``) instead of the address field.
+        @usableFromInline var hasPieces: Bool
+        /// The entry is present.
+        @usableFromInline var present: EntryTest
+        /// A present entry maps a page (always on the last level).
+        @usableFromInline var leaf: EntryTest
+        @usableFromInline var misconfigured: EntryTest
+        @usableFromInline var leafMisconfigured: EntryTest
+        /// 8-byte entries in memory (not loaded with the root), rights that fold in place, and the entry
+        /// class usable: the walk's shortest path.
+        @usableFromInline var fast: Bool
+        /// Present, misconfigured and leaf as one lookup (when the rules allow).
+        @usableFromInline var entryClass: EntryClass
+        /// Entry bits of rights this level has no field for (OR-ed in before folding).
+        @usableFromInline var neutralRights: UInt64
+        /// The accessed flag when this entry's A/D flags are maintained, else 0.
+        @usableFromInline var accessedToSet: UInt64
+        /// The dirty flag when this entry's A/D flags are maintained, else 0.
+        @usableFromInline var dirtyToSet: UInt64
+    }
+
+    /// The parts of a level the walk needs only off the fast path: rule tables without a short form,
+    /// address pieces, rights that do not fold in place.
+    @usableFromInline
+    struct LevelRules: Sendable {
         var present: RuleTable
         var leafWhen: RuleTable?
-        var isLast: Bool
-        var loadedWithRoot: Bool
-        var reservedTable: UInt64
-        var reservedLeaf: UInt64
-        var pieces: [AddressPieceDescriptor]
-        var pageMask: UInt64
         var misconfigured: RuleTable?
         var leafMisconfigured: RuleTable?
+        var pieces: [AddressPieceDescriptor]
         var rightMasks: [UInt64]
         var rightDenies: UInt8
     }
 
-    /// The format.
-    public let descriptor: PagingFormatDescriptor
-    /// Levels, top first.
-    public internal(set) var levels: [Level]
-    var root: UInt64
-    var permissionInputs: [RuleInput]
-    var permission: [UInt64]
-    var factTables: [(fact: Int, bits: [UInt64])]
-    var reportFlags: [(mask: UInt64, rule: RuleTable)]
-    var accessedDirty: Bool
-    var keyRights: (user: UInt64, supervisor: UInt64)
-    var keys: ProtectionKeyDescriptor?
-    var rightCount: Int
-    /// Leaf-entry rule for global translations, specialised (nil: never global).
-    var globalWhen: RuleTable?
+    /// What depends only on the control state, shared by every copy: a prepared format is copied
+    /// into each walk (and a nested space holds one), so the copy is a reference, not hundreds of bytes.
+    /// Written only while preparing.
+    @usableFromInline
+    final class Storage: @unchecked Sendable {
+        @usableFromInline let descriptor: PagingFormatDescriptor
+        @exclusivity(unchecked) @usableFromInline var levels: [Level] = []
+        @exclusivity(unchecked) @usableFromInline var levelTable = LevelTable([], maps: PermissionMaps(), keyWidth: 0) { _, _ in 0 }
+        @exclusivity(unchecked) @usableFromInline var levelRules: [LevelRules] = []
+        @exclusivity(unchecked) @usableFromInline var permissionInputs: [RuleInput] = []
+        @exclusivity(unchecked) @usableFromInline var permission: [UInt64] = []
+        @exclusivity(unchecked) @usableFromInline var factTables: [(fact: Int, bits: [UInt64])] = []
+        @exclusivity(unchecked) @usableFromInline var reportFlags: [(mask: UInt64, rule: RuleTable)] = []
+        @exclusivity(unchecked) @usableFromInline var accessedDirty: Bool = false
+        @exclusivity(unchecked) @usableFromInline var keyRights: (user: UInt64, supervisor: UInt64) = (0, 0)
+        @exclusivity(unchecked) @usableFromInline var keys: ProtectionKeyDescriptor? = nil
+        @exclusivity(unchecked) @usableFromInline var rightCount: Int = 0
+        @exclusivity(unchecked) @usableFromInline var allRights: UInt8 = 0xFF
+        @exclusivity(unchecked) @usableFromInline var fold: RightsFold = RightsFold()
+        @exclusivity(unchecked) @usableFromInline var maps: PermissionMaps = PermissionMaps()
+        @exclusivity(unchecked) @usableFromInline var keyBitsTable: [UInt8] = []
+        @exclusivity(unchecked) @usableFromInline var keyCount: Int = 0
+        @exclusivity(unchecked) @usableFromInline var pageIsUserRight: UInt8 = 0
+        @exclusivity(unchecked) @usableFromInline var addressBits: UInt64 = 64
+        @exclusivity(unchecked) @usableFromInline var canonical: Bool = false
+        @exclusivity(unchecked) @usableFromInline var firstLoadedWithRoot: Bool = false
+        @exclusivity(unchecked) @usableFromInline var someLoadedWithRoot: Bool = false
+        @exclusivity(unchecked) @usableFromInline var fastAccessed: UInt64 = 0
+        @exclusivity(unchecked) @usableFromInline var allFast: Bool = false
+        @exclusivity(unchecked) @usableFromInline var globalWhen: RuleTable? = nil
+        @exclusivity(unchecked) @usableFromInline var tagInUse: Bool = false
+        @exclusivity(unchecked) @usableFromInline var rootInvalid: String? = nil
+
+        init(_ descriptor: PagingFormatDescriptor) { self.descriptor = descriptor }
+    }
+
+    @usableFromInline let storage: Storage
+    @usableFromInline var root: UInt64
     /// The address-space tag (PCID) of the current root, 0 when tags are off.
     public internal(set) var tag: UInt64 = 0
-    var tagInUse = false
+
+    /// The format.
+    @inlinable public var descriptor: PagingFormatDescriptor { storage.descriptor }
+    /// Levels, top first.
+    @inlinable public internal(set) var levels: [Level] {
+        get { storage.levels }
+        nonmutating set { storage.levels = newValue }
+    }
+    /// The same levels, for the walk to read in place.
+    @inlinable var levelTable: LevelTable {
+        get { storage.levelTable }
+        nonmutating set { storage.levelTable = newValue }
+    }
+    /// Per level, what the fast path leaves to tables.
+    @inlinable var levelRules: [LevelRules] {
+        get { storage.levelRules }
+        nonmutating set { storage.levelRules = newValue }
+    }
+    @inlinable var permissionInputs: [RuleInput] {
+        get { storage.permissionInputs }
+        nonmutating set { storage.permissionInputs = newValue }
+    }
+    @inlinable var permission: [UInt64] {
+        get { storage.permission }
+        nonmutating set { storage.permission = newValue }
+    }
+    @inlinable var factTables: [(fact: Int, bits: [UInt64])] {
+        get { storage.factTables }
+        nonmutating set { storage.factTables = newValue }
+    }
+    @inlinable var reportFlags: [(mask: UInt64, rule: RuleTable)] {
+        get { storage.reportFlags }
+        nonmutating set { storage.reportFlags = newValue }
+    }
+    @inlinable var accessedDirty: Bool {
+        get { storage.accessedDirty }
+        nonmutating set { storage.accessedDirty = newValue }
+    }
+    @inlinable var keyRights: (user: UInt64, supervisor: UInt64) {
+        get { storage.keyRights }
+        nonmutating set { storage.keyRights = newValue }
+    }
+    @inlinable var keys: ProtectionKeyDescriptor? {
+        get { storage.keys }
+        nonmutating set { storage.keys = newValue }
+    }
+    @inlinable var rightCount: Int {
+        get { storage.rightCount }
+        nonmutating set { storage.rightCount = newValue }
+    }
+    /// Every right held: the fold's starting value.
+    @inlinable var allRights: UInt8 {
+        get { storage.allRights }
+        nonmutating set { storage.allRights = newValue }
+    }
+    /// Rights folded in the entries' bit positions (when the format allows).
+    @inlinable var fold: RightsFold {
+        get { storage.fold }
+        nonmutating set { storage.fold = newValue }
+    }
+    /// The permission table as one map per access class.
+    @inlinable var maps: PermissionMaps {
+        get { storage.maps }
+        nonmutating set { storage.maps = newValue }
+    }
+    /// Key rights (AD | WD << 1) by page owner and key: `keyBitsTable[isUser * keyCount + key]`.
+    @inlinable var keyBitsTable: [UInt8] {
+        get { storage.keyBitsTable }
+        nonmutating set { storage.keyBitsTable = newValue }
+    }
+    @inlinable var keyCount: Int {
+        get { storage.keyCount }
+        nonmutating set { storage.keyCount = newValue }
+    }
+    /// The right that tells user pages from supervisor pages, for the key register.
+    @inlinable var pageIsUserRight: UInt8 {
+        get { storage.pageIsUserRight }
+        nonmutating set { storage.pageIsUserRight = newValue }
+    }
+    /// The input address's width, and whether it must be canonical (sign-extended) there.
+    @inlinable var addressBits: UInt64 {
+        get { storage.addressBits }
+        nonmutating set { storage.addressBits = newValue }
+    }
+    @inlinable var canonical: Bool {
+        get { storage.canonical }
+        nonmutating set { storage.canonical = newValue }
+    }
+    /// The first level is loaded with the root (PAE PDPTEs).
+    /// The accessed flag of every fast level (they share it; 0 when A/D flags are not maintained).
+    @inlinable var fastAccessed: UInt64 { storage.fastAccessed }
+    /// Every level is fast, the permission maps apply, no leaf has address pieces and the root is
+    /// valid: ``Walker/quickTranslate(_:_:_:_:_:)`` can try the walk.
+    @inlinable var allFast: Bool { storage.allFast }
+    /// Some level is loaded with the root.
+    @inlinable var someLoadedWithRoot: Bool { storage.someLoadedWithRoot }
+    @inlinable var firstLoadedWithRoot: Bool {
+        get { storage.firstLoadedWithRoot }
+        nonmutating set { storage.firstLoadedWithRoot = newValue }
+    }
+    /// Leaf-entry rule for global translations, specialised (nil: never global).
+    @inlinable var globalWhen: RuleTable? {
+        get { storage.globalWhen }
+        nonmutating set { storage.globalWhen = newValue }
+    }
+    @inlinable var tagInUse: Bool {
+        get { storage.tagInUse }
+        nonmutating set { storage.tagInUse = newValue }
+    }
     /// Why the root register's value is one the processor refuses, if it is.
-    public internal(set) var rootInvalid: String?
+    @inlinable public internal(set) var rootInvalid: String? {
+        get { storage.rootInvalid }
+        nonmutating set { storage.rootInvalid = newValue }
+    }
     /// Whether accessed and dirty flags are maintained (for EPT, also: guest paging-structure
     /// accesses count as writes).
-    public var maintainsAccessedDirty: Bool { accessedDirty }
+    @inlinable public var maintainsAccessedDirty: Bool { accessedDirty }
 
     /// Specialises `descriptor` to `state` and `cpu`.
     public init(_ descriptor: PagingFormatDescriptor, state: ControlState, cpu: CPUConfiguration) {
-        self.descriptor = descriptor
+        storage = Storage(descriptor)
+        root = 0
         func staticValue(_ input: RuleInput) -> UInt64 {
             switch input.source {
             case .control:
@@ -94,7 +255,13 @@ public struct PreparedFormat: Sendable {
             globalWhen = t.globalWhen?.specialized(staticValue)
             tagInUse = t.tagWhen.map { holds($0) } ?? (t.tagMask != 0)
         }
-        levels = descriptor.levels.map { l in
+        rightCount = descriptor.rightNames.count
+        allRights = UInt8(truncatingIfNeeded: (1 << min(8, descriptor.rightNames.count)) - 1)
+        let (fold, neutral) = RightsFold.make(descriptor.levels, rightCount: descriptor.rightNames.count)
+        self.fold = fold
+        let accessedDirty = holds(descriptor.accessedDirtyWhen)
+        var rules: [LevelRules] = []
+        levels = descriptor.levels.enumerated().map { depth, l in
             var leafReserved = mask(l.reserved + l.leafReserved)
             var pieces: [AddressPieceDescriptor] = []
             for p in l.leafPieces {
@@ -111,19 +278,38 @@ public struct PreparedFormat: Sendable {
             }
             var denies: UInt8 = 0
             for (i, r) in l.rights.enumerated() where r.denies { denies |= 1 << UInt8(i) }
+            let present = l.present.specialized(staticValue)
+            let leafWhen = l.leafWhen?.specialized(staticValue)
+            let misconfigured = l.misconfigured?.specialized(staticValue)
+            let leafMisconfigured = l.leafMisconfigured?.specialized(staticValue)
+            rules.append(LevelRules(
+                present: present, leafWhen: leafWhen, misconfigured: misconfigured,
+                leafMisconfigured: leafMisconfigured, pieces: pieces, rightMasks: l.rights.map(\.mask),
+                rightDenies: denies))
+            let maintained = accessedDirty && !l.loadedWithRoot && l.accessedMask != 0
+            let presentTest = EntryTest(present, absent: true)
+            let leafTest = l.isLast ? EntryTest(.always) : EntryTest(leafWhen, absent: false)
+            let misconfiguredTest = EntryTest(misconfigured, absent: false)
+            let entryClass = EntryClass(present: presentTest, misconfigured: misconfiguredTest, leaf: leafTest)
             return Level(
                 indexShift: UInt64(l.indexShift), indexMask: (1 << UInt64(l.indexBits)) - 1,
                 entryBytes: UInt64(l.entryBytes), addressMask: l.addressMask, accessedMask: l.accessedMask,
                 dirtyMask: l.dirtyMask, keyMask: l.keyMask,
                 keyShift: UInt64(l.keyMask == 0 ? 0 : l.keyMask.trailingZeroBitCount),
-                present: l.present.specialized(staticValue), leafWhen: l.leafWhen?.specialized(staticValue),
                 isLast: l.isLast, loadedWithRoot: l.loadedWithRoot, reservedTable: mask(l.reserved + l.tableReserved),
-                reservedLeaf: leafReserved, pieces: pieces, pageMask: (1 << UInt64(l.indexShift)) - 1,
-                misconfigured: l.misconfigured?.specialized(staticValue),
-                leafMisconfigured: l.leafMisconfigured?.specialized(staticValue),
-                rightMasks: l.rights.map(\.mask), rightDenies: denies)
+                reservedLeaf: leafReserved, pageMask: (1 << UInt64(l.indexShift)) - 1, hasPieces: !pieces.isEmpty,
+                present: presentTest, leaf: leafTest, misconfigured: misconfiguredTest,
+                leafMisconfigured: EntryTest(leafMisconfigured, absent: false),
+                fast: l.entryBytes == 8 && !l.loadedWithRoot && fold.usable && entryClass.usable,
+                entryClass: entryClass,
+                neutralRights: neutral[depth],
+                accessedToSet: maintained ? l.accessedMask : 0, dirtyToSet: maintained ? l.dirtyMask : 0)
         }
-        rightCount = descriptor.rightNames.count
+        levelRules = rules
+        addressBits = UInt64(descriptor.addressBits)
+        canonical = descriptor.canonical
+        firstLoadedWithRoot = descriptor.levels.first?.loadedWithRoot ?? false
+        storage.someLoadedWithRoot = descriptor.levels.contains { $0.loadedWithRoot }
         // Fold every fault rule into one table over the dynamic inputs.
         let faults = descriptor.faults.map { $0.rule.specialized(staticValue) }
         var inputs: [RuleInput] = []
@@ -150,12 +336,44 @@ public struct PreparedFormat: Sendable {
         permission = any
         factTables = facts.keys.sorted().map { ($0, facts[$0] ?? []) }
         reportFlags = descriptor.reportFlags.map { ($0.mask, $0.rule.specialized(staticValue)) }
-        accessedDirty = holds(descriptor.accessedDirtyWhen)
+        self.accessedDirty = accessedDirty
         keys = descriptor.protectionKeys
         if let k = descriptor.protectionKeys {
-            keyRights = (state[index: k.userRegister], state[index: k.supervisorRegister])
+            let user = state[index: k.userRegister], supervisor = state[index: k.supervisorRegister]
+            keyRights = (user, supervisor)
+            // Each key's AD and WD bits for user and supervisor pages, read from PKRU / IA32_PKRS now.
+            let count = min(k.accessDisableShift.count, k.writeDisableShift.count)
+            keyCount = count
+            pageIsUserRight = UInt8(truncatingIfNeeded: k.pageIsUserRight)
+            keyBitsTable = (0..<(2 * count)).map { i in
+                let register = i >= count ? user : supervisor
+                let key = i % count
+                return UInt8((register >> UInt64(k.accessDisableShift[key])) & 1
+                    | ((register >> UInt64(k.writeDisableShift[key])) & 1) << 1)
+            }
         } else {
             keyRights = (0, 0)
+        }
+        var maps = PermissionMaps(inputs: permissionInputs, permission: permission, rightCount: rightCount)
+        // Key rights by (page owner, key) for every key value a level's key field can hold.
+        var keyWidth = 0
+        for l in levels where l.keyMask != 0 { keyWidth = max(keyWidth, 64 - (l.keyMask >> l.keyShift).leadingZeroBitCount) }
+        if keyWidth > 8 {
+            maps.usable = false
+            keyWidth = 0
+        }
+        self.maps = maps
+        // Fast levels share one accessed flag, so the walk ANDs their entries and tests it once.
+        var prepared = levels
+        let common = prepared.first(where: \.fast)?.accessedToSet ?? 0
+        for i in prepared.indices where prepared[i].fast && prepared[i].accessedToSet != common { prepared[i].fast = false }
+        storage.fastAccessed = common
+        levels = prepared
+        storage.allFast = !prepared.isEmpty && prepared.count <= 8 && prepared.allSatisfy { $0.fast && !$0.hasPieces }
+            && maps.usable && fold.usable && rootInvalid == nil
+        let count = keyCount, table = keyBitsTable
+        levelTable = LevelTable(levels, maps: maps, keyWidth: keyWidth) { isUser, key in
+            key < count ? table[isUser * count + key] : 0
         }
     }
 }

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Turns the text output of `swift package benchmark` into the table of docs/performance.md.
+
+    cd Benchmarks && swift package benchmark --no-progress | tee /tmp/bench.txt
+    Scripts/summary.py /tmp/bench.txt
+
+Prints, per benchmark, the median (p50) wall-clock time per walk in ns, p25–p75, the median
+allocations per walk, and each generated/C ratio and the generated-vs-interpreter speedup.
+"""
+import re
+import sys
+
+UNITS = {"ns": 1.0, "μs": 1e3, "us": 1e3, "ms": 1e6, "s": 1e9}
+PAIRS = [("Walk4Level", "CWalk4Level"), ("Walk5Level", "CWalk5Level"), ("WalkEPT4", "CWalkEPT4"),
+         ("WalkNested4x4", "CWalkNested4x4"), ("TLBHit", "CTLBHit")]
+
+
+def parse(text):
+    results = {}
+    name = None
+    for line in text.splitlines():
+        line = line.rstrip()
+        if re.fullmatch(r"[A-Za-z0-9]+", line.strip()) and not line.startswith(" "):
+            name = line.strip()
+            continue
+        if name is None or "│" not in line:
+            continue
+        cells = [c.strip() for c in line.split("│")[1:-1]]
+        if len(cells) < 9:
+            continue
+        metric = cells[0]
+        m = re.match(r"Time \(wall clock\) \((\w+)\)", metric)
+        if m:
+            scale = UNITS[m.group(1)]
+            p25, p50, p75 = (float(cells[i]) * scale for i in (2, 3, 4))
+            results.setdefault(name, {}).update(p25=p25, p50=p50, p75=p75, samples=int(cells[8]))
+        elif metric.startswith("Malloc (total)"):
+            results.setdefault(name, {})["malloc"] = int(cells[3])
+    return results
+
+
+def fmt(ns):
+    return f"{ns / 1000:.1f} µs" if ns >= 10000 else f"{ns:.0f} ns"
+
+
+def main():
+    r = parse(open(sys.argv[1], encoding="utf-8").read() if len(sys.argv) > 1 else sys.stdin.read())
+    print("| benchmark | median per walk | p25–p75 | allocations per walk | samples |")
+    print("|---|---:|---:|---:|---:|")
+    for name in sorted(r):
+        v = r[name]
+        print(f"| `{name}` | {fmt(v['p50'])} | {fmt(v['p25'])}–{fmt(v['p75'])} | {v.get('malloc', '?')} | {v['samples']} |")
+    print()
+    print("| generated | C | ratio generated / C (median) | target ≤ 1.25 |")
+    print("|---|---|---:|---|")
+    for g, c in PAIRS:
+        if g in r and c in r:
+            ratio = r[g]["p50"] / r[c]["p50"]
+            print(f"| `{g}` | `{c}` | {ratio:.2f} | {'met' if ratio <= 1.25 else 'missed'} |")
+    if "Walk4Level" in r and "Interp4Level" in r:
+        print()
+        print(f"Generated vs interpreter (4-level): {r['Interp4Level']['p50'] / r['Walk4Level']['p50']:.0f}x faster")
+
+
+if __name__ == "__main__":
+    main()
