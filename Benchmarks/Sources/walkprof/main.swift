@@ -14,6 +14,11 @@ import MMUBenchSupport
 @inline(never)
 func consume(_ value: UInt64) -> UInt64 { value }
 
+/// When the measured loop started (set after the fixture is built).
+nonisolated(unsafe) var loopStart = ContinuousClock.now
+
+func startClock() { loopStart = .now }
+
 func physical(_ outcome: WalkOutcome) -> UInt64 {
     if case .translation(let t) = outcome { return t.physical }
     return ~0
@@ -26,6 +31,7 @@ func run(_ name: String, _ iterations: Int) -> UInt64 {
     case "Walk4Level", "Walk5Level":
         let f = GuestFixture(levels: name == "Walk4Level" ? 4 : 5)
         let prepared = f.prepared, memory = f.memory.flat, accesses = f.accesses.swift, mask = f.accesses.mask
+        startClock()
         for i in 0..<iterations {
             sum &+= physical(Walker.walk(prepared, accesses[i & mask], memory: memory))
         }
@@ -34,6 +40,7 @@ func run(_ name: String, _ iterations: Int) -> UInt64 {
         var memory = f.memory.c
         var r = cw_result()
         let a = f.accesses
+        startClock()
         for i in 0..<iterations {
             cw_walk_guest(f.cmmu, &memory, a.addresses[i & a.mask], a.classes[i & a.mask], &r)
             sum &+= r.physical
@@ -41,6 +48,7 @@ func run(_ name: String, _ iterations: Int) -> UInt64 {
     case "WalkEPT4", "WalkEPT5":
         let f = NestedFixture(levels: name == "WalkEPT4" ? 4 : 5)
         let prepared = f.ept, memory = f.memory.flat, accesses = f.eptAccesses.swift, mask = f.eptAccesses.mask
+        startClock()
         for i in 0..<iterations {
             sum &+= physical(Walker.walk(prepared, accesses[i & mask], memory: memory))
         }
@@ -49,6 +57,7 @@ func run(_ name: String, _ iterations: Int) -> UInt64 {
         var memory = f.memory.c
         var r = cw_result()
         let a = f.eptAccesses
+        startClock()
         for i in 0..<iterations {
             cw_walk_ept(f.cept, &memory, a.addresses[i & a.mask], a.classes[i & a.mask], &r)
             sum &+= r.physical
@@ -56,6 +65,7 @@ func run(_ name: String, _ iterations: Int) -> UInt64 {
     case "WalkNested4x4", "WalkNested5x5":
         let f = NestedFixture(levels: name == "WalkNested4x4" ? 4 : 5)
         let prepared = f.guest, space = f.space, accesses = f.guestAccesses.swift, mask = f.guestAccesses.mask
+        startClock()
         for i in 0..<iterations {
             sum &+= physical(Walker.walk(prepared, accesses[i & mask], space: space))
         }
@@ -64,6 +74,7 @@ func run(_ name: String, _ iterations: Int) -> UInt64 {
         var memory = f.memory.c
         var r = cw_result()
         let a = f.guestAccesses
+        startClock()
         for i in 0..<iterations {
             cw_walk_nested(f.cguest, f.cept, &memory, a.addresses[i & a.mask], a.classes[i & a.mask], &r)
             sum &+= r.physical
@@ -72,6 +83,7 @@ func run(_ name: String, _ iterations: Int) -> UInt64 {
         let f = TLBFixture(GuestFixture(levels: 4))
         let tlb = f.tlb, prepared = f.guest.prepared, space = DirectSpace(f.guest.memory.flat)
         let accesses = f.accesses.swift, mask = f.accesses.mask
+        startClock()
         for i in 0..<iterations {
             sum &+= physical(tlb.translate(prepared, accesses[i & mask], space: space))
         }
@@ -79,11 +91,13 @@ func run(_ name: String, _ iterations: Int) -> UInt64 {
         let f = TLBFixture(GuestFixture(levels: 4))
         let a = f.accesses
         let tlb = UnsafePointer(f.ctlb)
+        startClock()
         for i in 0..<iterations {
             sum &+= cw_tlb_lookup(tlb, a.addresses[i & a.mask], a.classes[i & a.mask])
         }
     case "Interp4Level":
         let f = InterpreterFixture(GuestFixture(levels: 4))
+        startClock()
         for i in 0..<iterations {
             sum &+= f.walk(i)
         }
@@ -195,4 +209,8 @@ guard arguments.count >= 3, let iterations = Int(arguments[2]) else {
     print("usage: walkprof verify | walkprof BENCHMARK ITERATIONS")
     exit(2)
 }
-print("checksum \(consume(run(arguments[1], iterations)))")
+let sum = consume(run(arguments[1], iterations))
+let elapsed = ContinuousClock.now - loopStart
+let ns = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
+print("checksum \(sum)")
+print(String(format: "%.1f ns per iteration (%d iterations, loop only)", ns / Double(max(1, iterations)), iterations))

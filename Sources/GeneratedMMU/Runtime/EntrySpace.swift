@@ -140,6 +140,16 @@ public struct NestedSpace<M: PhysicalMemory>: EntrySpace {
         return .stop(nested(outcome, address))
     }
 
+    /// A guest paging-structure entry whose EPT translation takes the shortest path; nil otherwise
+    /// (the walk then reads it through ``readEntry(_:bytes:)``).
+    @inlinable
+    public func quickEntry(_ address: UInt64) -> UInt64? {
+        guard let t = Walker.quickTranslate(ept, address, structureReadMap, isWrite: structureRead.contains(.write),
+                                            DirectSpace(memory))
+        else { return nil }
+        return memory.load64(t.physical)
+    }
+
     /// PDPTE loads belong to MOV CR3: plain reads (no EPT D even with EPT A/D), with no guest linear
     /// address; a fault reports the table's base.
     @inlinable
