@@ -33,6 +33,7 @@ public protocol EntrySpace {
 }
 
 extension EntrySpace {
+    /// The entry through ``readEntry(_:bytes:)``, nil when that stops the walk.
     @inlinable
     public func quickEntry(_ address: UInt64) -> UInt64? {
         if case .value(let v) = readEntry(address, bytes: 8) { return v }
@@ -63,6 +64,7 @@ public struct DirectSpace<M: PhysicalMemory>: EntrySpace {
         readEntry(address, bytes: bytes)
     }
 
+    /// The 8-byte word at `address`, nil outside the memory.
     @inlinable
     public func quickEntry(_ address: UInt64) -> UInt64? { memory.load64(address) }
 
