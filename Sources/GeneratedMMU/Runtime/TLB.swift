@@ -65,6 +65,20 @@ public final class TLB {
         for a in arrays { a.entries.deallocate() }
     }
 
+    private var lastName = ""
+    private var lastID: Int32 = -1
+
+    /// The format's number, hashing its name only when the format changes between calls (a hit
+    /// repeats the same descriptor, whose name compares by storage identity).
+    @inline(__always)
+    func identifier(of format: PreparedFormat) -> Int32 {
+        let name = format.descriptor.name
+        if name == lastName { return lastID }
+        lastName = name
+        lastID = formatIndex[name] ?? -1
+        return lastID
+    }
+
     @inline(__always)
     func slot(_ a: Array, _ page: UInt64, _ tag: UInt64) -> Int { Int((page ^ (page >> 9) ^ tag) & a.mask) }
 
@@ -73,7 +87,7 @@ public final class TLB {
     public func translate<S: EntrySpace>(
         _ format: PreparedFormat, _ access: Access, space: S, vpid: UInt16 = 0, eptp: UInt64 = 0
     ) -> WalkOutcome {
-        let formatID = formatIndex[format.descriptor.name] ?? -1
+        let formatID = identifier(of: format)
         let attributes = access.attributes
         let isWrite = attributes.contains(.write)
         for a in arrays {
