@@ -52,13 +52,17 @@ public struct Access: Sendable, Hashable {
     /// The linear (or, for EPT, guest-physical) address.
     public var address: UInt64
     /// Read, write or fetch.
-    public var kind: AccessKind
+    public var kind: AccessKind { didSet { derived = Self.attributes(kind, cpl, implicit, extra) } }
     /// Current privilege level, 0–3.
-    public var cpl: UInt8
+    public var cpl: UInt8 { didSet { derived = Self.attributes(kind, cpl, implicit, extra) } }
     /// An implicit supervisor access (descriptor tables), whatever the CPL.
-    public var implicit: Bool
+    public var implicit: Bool { didSet { derived = Self.attributes(kind, cpl, implicit, extra) } }
     /// Extra attributes (EPT context).
-    public var extra: AccessAttributes
+    public var extra: AccessAttributes { didSet { derived = Self.attributes(kind, cpl, implicit, extra) } }
+    /// All attributes, derived from kind, CPL, the implicit flag and the extra attributes when the
+    /// access is made (so that a walk or a TLB hit reads them instead of deriving them).
+    @inlinable public var attributes: AccessAttributes { derived }
+    @usableFromInline var derived: AccessAttributes
 
     /// Creates an access.
     @inlinable
@@ -68,11 +72,12 @@ public struct Access: Sendable, Hashable {
         self.cpl = cpl
         self.implicit = implicit
         self.extra = extra
+        derived = Self.attributes(kind, cpl, implicit, extra)
     }
 
-    /// All attributes, derived from kind, CPL and the implicit flag.
+    /// The attributes of an access of `kind` at `cpl`.
     @inlinable
-    public var attributes: AccessAttributes {
+    static func attributes(_ kind: AccessKind, _ cpl: UInt8, _ implicit: Bool, _ extra: AccessAttributes) -> AccessAttributes {
         var a = extra
         switch kind {
         case .read: a.formUnion([.read, .data])

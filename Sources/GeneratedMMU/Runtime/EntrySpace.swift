@@ -102,6 +102,9 @@ public struct NestedSpace<M: PhysicalMemory>: EntrySpace {
     /// address; and their permission map.
     @usableFromInline let structureRead: AccessAttributes
     @usableFromInline let structureReadMap: UInt64
+    /// The final accesses' attributes and permission maps, prepared once for every access type and
+    /// guest-page rights combination.
+    @usableFromInline let finals: FinalAccesses
 
     /// Creates the space.
     public init(ept: PreparedFormat, memory: M, guest: PagingFormatDescriptor?) {
@@ -112,6 +115,7 @@ public struct NestedSpace<M: PhysicalMemory>: EntrySpace {
         let extra: AccessAttributes = ept.maintainsAccessedDirty ? [.linearValid, .write] : [.linearValid]
         structureRead = Access(address: 0, kind: .read, extra: extra).attributes
         structureReadMap = Walker.faultMap(ept, structureRead)
+        finals = FinalAccesses(ept: ept, guestRights: guestRights)
     }
 
     @inlinable
@@ -177,23 +181,24 @@ public struct NestedSpace<M: PhysicalMemory>: EntrySpace {
 
     @inlinable
     public func translateFinal(_ translation: Translation, attributes: AccessAttributes) -> WalkOutcome {
-        var extra: AccessAttributes = [.linearValid, .final]
-        if guestRights.user.map({ (translation.rights >> UInt8($0)) & 1 != 0 }) ?? true { extra.insert(.guestUser) }
-        if guestRights.writable.map({ (translation.rights >> UInt8($0)) & 1 != 0 }) ?? true { extra.insert(.guestWritable) }
-        if !(guestRights.executable.map({ (translation.rights >> UInt8($0)) & 1 != 0 }) ?? true) {
-            extra.insert(.guestExecuteDisabled)
-        }
-        let kind: AccessKind = attributes.contains(.fetch) ? .fetch : attributes.contains(.write) ? .write : .read
-        let access = Access(address: translation.physical, kind: kind, extra: extra)
-        let finalAttributes = access.attributes
-        if let t = Walker.quickTranslate(ept, translation.physical, Walker.faultMap(ept, finalAttributes),
+        let i = finals.index(attributes, rights: translation.rights)
+        let finalAttributes = finals.attributes[i]
+        if let t = Walker.quickTranslate(ept, translation.physical, finals.maps[i],
                                          isWrite: finalAttributes.contains(.write), DirectSpace(memory)) {
             var combined = translation
             combined.physical = t.physical
             combined.pageSize = min(translation.pageSize, t.pageSize)
             return .translation(combined)
         }
-        switch eptWalk(translation.physical, access) {
+        return translateFinalByWalking(translation, finalAttributes)
+    }
+
+    /// The final translation by the full EPT walk (A/D flags to set, faults, slow formats).
+    @usableFromInline @inline(never)
+    func translateFinalByWalking(_ translation: Translation, _ attributes: AccessAttributes) -> WalkOutcome {
+        let outcome = Walker.walk(ept, translation.physical, attributes, faultMap: Walker.faultMap(ept, attributes),
+                                  space: DirectSpace(memory))
+        switch nested(outcome, translation.physical) {
         case .translation(let t):
             var combined = translation
             combined.physical = t.physical
@@ -205,3 +210,56 @@ public struct NestedSpace<M: PhysicalMemory>: EntrySpace {
     }
 }
 
+/// The EPT attributes of a nested walk's final access (SDM Vol. 3C §29.3.3.2: a valid linear address,
+/// the final translation, and the guest page's user, writable and execute-disable bits as the
+/// advanced information) and their permission maps, for each access type and combination of those
+/// guest rights: what KVM's nested MMU computes per access, computed once per space.
+@usableFromInline
+final class FinalAccesses: @unchecked Sendable {
+    /// By ``index(_:rights:)``: 3 access types × 8 guest-rights combinations.
+    @usableFromInline let attributes: UnsafeMutablePointer<AccessAttributes>
+    @usableFromInline let maps: UnsafeMutablePointer<UInt64>
+    /// Where the guest's user, writable and executable rights are in its folded rights, and which of
+    /// them the format lacks (taken as granted).
+    @usableFromInline let userShift: UInt8, writableShift: UInt8, executableShift: UInt8
+    @usableFromInline let granted: UInt8
+
+    init(ept: PreparedFormat, guestRights: (user: Int?, writable: Int?, executable: Int?)) {
+        attributes = .allocate(capacity: 32)
+        maps = .allocate(capacity: 32)
+        userShift = UInt8(guestRights.user ?? 0)
+        writableShift = UInt8(guestRights.writable ?? 0)
+        executableShift = UInt8(guestRights.executable ?? 0)
+        granted = (guestRights.user == nil ? 1 : 0) | (guestRights.writable == nil ? 2 : 0)
+            | (guestRights.executable == nil ? 4 : 0)
+        for kind in 0..<4 {
+            for rights in 0..<8 {
+                var extra: AccessAttributes = [.linearValid, .final]
+                if rights & 1 != 0 { extra.insert(.guestUser) }
+                if rights & 2 != 0 { extra.insert(.guestWritable) }
+                if rights & 4 == 0 { extra.insert(.guestExecuteDisabled) }
+                let type: AccessKind = kind == 2 ? .fetch : kind == 1 ? .write : .read
+                let a = Access(address: 0, kind: type, extra: extra).attributes
+                (attributes + (kind << 3 | rights)).initialize(to: a)
+                (maps + (kind << 3 | rights)).initialize(to: Walker.faultMap(ept, a))
+            }
+        }
+    }
+
+    deinit {
+        attributes.deallocate()
+        maps.deallocate()
+    }
+
+    /// The slot for a guest access with `attributes` to a page with folded `rights`: the type from
+    /// the attributes (write: 1, fetch: 2, else read), the guest's user/writable/executable rights.
+    @inlinable @inline(__always)
+    func index(_ attributes: AccessAttributes, rights: UInt8) -> Int {
+        let raw = attributes.rawValue
+        let write = AccessAttributes.write.rawValue, fetch = AccessAttributes.fetch.rawValue
+        let kind: Int = raw & fetch != 0 ? 2 : raw & write != 0 ? 1 : 0
+        let held = ((rights &>> userShift) & 1) | ((rights &>> writableShift) & 1) &<< 1
+            | ((rights &>> executableShift) & 1) &<< 2
+        return kind &<< 3 | Int(held | granted)
+    }
+}

@@ -1,155 +1,243 @@
 /// A translation lookaside buffer for the generated walker (SDM Vol. 3A §4.10, Vol. 3C §29.4).
 ///
 /// One direct-mapped array per page size (4 KiB, 2 MiB/4 MiB, 1 GiB: the leaf sizes of the formats
-/// given at creation). Entries are tagged with the format, the address-space tag (PCID when
-/// CR4.PCIDE), the VPID and the EPTP, and marked global when the format's `global-when` rule holds
-/// for the leaf. A hit is one probe per page size and the prepared format's permission-table check,
-/// with no allocation; rights are re-checked on every hit, so control bits such as CR0.WP, SMEP,
-/// SMAP and PKRU need no flush. A translation cached without the dirty flag does not serve a write:
-/// the write walks again and sets D (the rule whose absence was IBMulator issue #34).
+/// given at creation), probed smallest first. Entries are tagged with the format, the address-space
+/// tag (PCID when CR4.PCIDE), the VPID and the EPTP, and marked global when the format's
+/// `global-when` rule holds for the leaf. A hit is one probe per page size and the prepared format's
+/// permission map (KVM's `permissions[]`) with the page's key rights, with no allocation; rights are
+/// re-checked on every hit, so control bits such as CR0.WP, SMEP, SMAP and PKRU need no flush. A
+/// translation cached without the dirty flag does not serve a write: the write walks again and
+/// sets D (the rule whose absence was IBMulator issue #34).
 ///
 /// The property the tests check: for any sequence of accesses, page-table writes and the
 /// invalidations the SDM requires after them, results through the TLB equal walking every time.
 ///
 /// Not thread-safe: one per logical processor, like the hardware's.
 public final class TLB {
+    /// One cached translation. An empty slot has a page number no address produces.
+    @usableFromInline
     struct Entry {
-        var valid = false
-        var global = false
-        var dirty = false
-        var level: UInt8 = 0
-        var rights: UInt8 = 0
-        var tag: UInt16 = 0
-        var vpid: UInt16 = 0
-        var format: Int32 = -1
-        var page: UInt64 = 0
-        var physical: UInt64 = 0
-        var leafEntry: UInt64 = 0
-        var eptp: UInt64 = 0
+        /// Linear address >> page shift; ``TLB/emptyPage`` when the slot is empty.
+        @usableFromInline var page: UInt64 = TLB.emptyPage
+        /// The page's physical base.
+        @usableFromInline var physical: UInt64 = 0
+        @usableFromInline var leafEntry: UInt64 = 0
+        @usableFromInline var eptp: UInt64 = 0
+        /// The format's number in this TLB and the VPID: ``TLB/context(_:_:)``.
+        @usableFromInline var context: UInt32 = 0
+        /// PCID (0 for a global entry, which ignores it).
+        @usableFromInline var tag: UInt16 = 0
+        /// Where the page's key rights are in the prepared format's key table
+        /// (`isUser << keyWidth | key`), -1 when the leaf has no key.
+        @usableFromInline var keySlot: Int16 = -1
+        @usableFromInline var rights: UInt8 = 0
+        @usableFromInline var level: UInt8 = 0
+        @usableFromInline var global = false
+        /// Serves writes (the leaf's dirty flag is set, or the format keeps none).
+        @usableFromInline var dirty = false
+        /// Pads the entry to one cache line (the array is 64-byte aligned), so a probe reads one line.
+        var padding: (UInt64, UInt64) = (0, 0)
+
+        @inlinable var valid: Bool { page != TLB.emptyPage }
+        var vpid: UInt16 { UInt16(truncatingIfNeeded: context >> 16) }
     }
 
-    struct Array {
-        let shift: UInt64
-        let mask: UInt64
-        let entries: UnsafeMutablePointer<Entry>
-    }
+    /// No address shifted right by a page shift reaches this page number.
+    @usableFromInline static let emptyPage: UInt64 = ~0
 
-    private var arrays: [Array]
-    /// Hits and misses since creation.
-    public private(set) var hits = 0
-    /// Misses since creation.
-    public private(set) var misses = 0
+    /// All entries: `sizeCount` arrays of `sets` entries, smallest page size first.
+    @usableFromInline let entries: UnsafeMutablePointer<Entry>
+    /// The page shift of each array.
+    @usableFromInline let shifts: UnsafeMutablePointer<UInt64>
+    @usableFromInline let sizeCount: Int
+    @usableFromInline let setMask: UInt64
     private let setsPerSize: Int
-    private let formatIndex: [String: Int32]
+    private let formatIndex: [String: UInt32]
+
+    /// Hits since creation.
+    public var hits: Int { hitCount }
+    /// Misses since creation.
+    public var misses: Int { missCount }
+    @exclusivity(unchecked) @usableFromInline var hitCount = 0
+    @exclusivity(unchecked) @usableFromInline var missCount = 0
+    /// The storage of the last prepared format seen and its number: the number is looked up by name
+    /// only when the format changes (held strongly, so its address cannot be reused meanwhile).
+    @exclusivity(unchecked) var lastStorage: PreparedFormat.Storage?
+    /// `lastStorage`'s address, compared on every call.
+    @exclusivity(unchecked) @usableFromInline var lastStorageAddress: UInt = 0
+    @exclusivity(unchecked) @usableFromInline var lastFormat: UInt32 = 0
 
     /// Creates a TLB for the leaf page sizes of `formats`, with `sets` entries per page size (a
     /// power of two).
     public init(formats: [PagingFormatDescriptor] = SpecFormats.all, sets: Int = 256) {
-        var shifts: Set<UInt8> = []
+        var sizes: Set<UInt8> = []
         for f in formats where f.family == .guest {
-            for l in f.levels where l.isLast || l.leafWhen != nil { shifts.insert(l.indexShift) }
+            for l in f.levels where l.isLast || l.leafWhen != nil { sizes.insert(l.indexShift) }
         }
         let count = max(1, sets.nonzeroBitCount == 1 ? sets : 256)
         setsPerSize = count
-        arrays = shifts.sorted().map { shift in
-            let p = UnsafeMutablePointer<Entry>.allocate(capacity: count)
-            p.initialize(repeating: Entry(), count: count)
-            return Array(shift: UInt64(shift), mask: UInt64(count - 1), entries: p)
-        }
-        var index: [String: Int32] = [:]
-        for (i, f) in formats.enumerated() { index[f.name] = Int32(i) }
+        setMask = UInt64(count - 1)
+        let sorted = sizes.sorted()
+        sizeCount = sorted.count
+        shifts = .allocate(capacity: max(1, sorted.count))
+        shifts.initialize(repeating: 0, count: max(1, sorted.count))
+        for (i, s) in sorted.enumerated() { shifts[i] = UInt64(s) }
+        entries = UnsafeMutableRawPointer.allocate(byteCount: max(1, sorted.count * count) * MemoryLayout<Entry>.stride, alignment: 64).bindMemory(to: Entry.self, capacity: max(1, sorted.count * count))
+        entries.initialize(repeating: Entry(), count: max(1, sorted.count * count))
+        var index: [String: UInt32] = [:]
+        for (i, f) in formats.enumerated() { index[f.name] = UInt32(i + 1) }
         formatIndex = index
     }
 
     deinit {
-        for a in arrays { a.entries.deallocate() }
+        entries.deinitialize(count: max(1, sizeCount * setsPerSize))
+        entries.deallocate()
+        shifts.deallocate()
     }
 
-    private var lastName = ""
-    private var lastID: Int32 = -1
-
-    /// The format's number, hashing its name only when the format changes between calls (a hit
-    /// repeats the same descriptor, whose name compares by storage identity).
-    @inline(__always)
-    func identifier(of format: PreparedFormat) -> Int32 {
-        let name = format.descriptor.name
-        if name == lastName { return lastID }
-        lastName = name
-        lastID = formatIndex[name] ?? -1
-        return lastID
+    /// The format's number (0 for a format the TLB was not made for: it caches nothing for it).
+    @inlinable @inline(__always)
+    func number(of format: PreparedFormat) -> UInt32 {
+        if UInt(bitPattern: ObjectIdentifier(format.storage)) == lastStorageAddress { return lastFormat }
+        return learn(format)
     }
 
-    @inline(__always)
-    func slot(_ a: Array, _ page: UInt64, _ tag: UInt64) -> Int { Int((page ^ (page >> 9) ^ tag) & a.mask) }
+    @usableFromInline @inline(never)
+    func learn(_ format: PreparedFormat) -> UInt32 {
+        lastStorage = format.storage
+        lastStorageAddress = UInt(bitPattern: ObjectIdentifier(format.storage))
+        lastFormat = formatIndex[format.descriptor.name] ?? 0
+        return lastFormat
+    }
 
-    /// Translates `access`: a hit is checked against the current permission table; a miss walks
+    /// The entry's context word: format number and VPID.
+    @inlinable @inline(__always)
+    static func context(_ format: UInt32, _ vpid: UInt16) -> UInt32 { format | UInt32(vpid) << 16 }
+
+    /// The slot of `page` in array `size`.
+    @inlinable @inline(__always)
+    func slot(_ size: Int, _ page: UInt64) -> UnsafeMutablePointer<Entry> {
+        entries + (size &* Int(truncatingIfNeeded: setMask &+ 1) &+ Int(truncatingIfNeeded: (page ^ page &>> 9) & setMask))
+    }
+
+    /// Translates `access`: a hit is checked against the current permission map; a miss walks
     /// `format` in `space` and caches a successful translation.
+    @inlinable
     public func translate<S: EntrySpace>(
         _ format: PreparedFormat, _ access: Access, space: S, vpid: UInt16 = 0, eptp: UInt64 = 0
     ) -> WalkOutcome {
-        let formatID = identifier(of: format)
+        let formatNumber = number(of: format)
         let attributes = access.attributes
-        let isWrite = attributes.contains(.write)
-        for a in arrays {
-            let page = access.address >> a.shift
-            let i = slot(a, page, 0)
-            let e = a.entries[i]
-            guard e.valid, e.page == page, e.format == formatID, e.vpid == vpid, e.eptp == eptp,
-                e.global || UInt64(e.tag) == format.tag
-            else { continue }
-            if isWrite && !e.dirty { break }  // the write must walk to set D
-            hits += 1
-            let level = format.levels[Int(e.level)]
-            if let denied = Walker.permissionFault(format, level: level, depth: Int(e.level), entry: e.leafEntry,
-                                                   rights: e.rights, attributes: attributes) {
-                return .fault(denied)
+        let context = Self.context(formatNumber, vpid)
+        let address = access.address
+        let tag = format.tag
+        var size = 0
+        while size < sizeCount {
+            let shift = shifts[size]
+            let page = address &>> shift
+            let e = slot(size, page)
+            if e.pointee.page == page && e.pointee.context == context && e.pointee.eptp == eptp
+                && (e.pointee.global || UInt64(e.pointee.tag) == tag)
+            {
+                // A write to a page cached without D walks, to set it.
+                if !e.pointee.dirty && attributes.contains(.write) { break }
+                let rights = e.pointee.rights
+                let allowed: Bool
+                if format.maps.usable {
+                    let lookup = format.levelTable.lookup
+                    let slot = e.pointee.keySlot
+                    let keyBits: UInt64 = slot < 0 ? 0 : UInt64(lookup.keys[Int(truncatingIfNeeded: slot)])
+                    allowed = (lookup.map(for: attributes) &>> (UInt64(rights) | keyBits &<< format.maps.keyShift)) & 1 == 0
+                } else {
+                    allowed = false
+                }
+                hitCount &+= 1
+                let offsetMask: UInt64 = (1 &<< shift) &- 1
+                if !allowed { return checkedOnHit(format, e.pointee, attributes, address, offsetMask) }
+                return .translation(Translation(
+                    physical: e.pointee.physical | (address & offsetMask), pageSize: offsetMask &+ 1, rights: rights,
+                    leafEntry: e.pointee.leafEntry, level: Int(e.pointee.level)))
             }
-            let offsetMask: UInt64 = (1 << a.shift) - 1
-            return .translation(Translation(
-                physical: e.physical | (access.address & offsetMask), pageSize: 1 << a.shift, rights: e.rights,
-                leafEntry: e.leafEntry, level: Int(e.level)))
+            size &+= 1
         }
-        misses += 1
-        let outcome = Walker.walk(format, access, space: space)
-        if case .translation(let t) = outcome {
-            fill(format, formatID, access, t, vpid: vpid, eptp: eptp)
+        return miss(format, formatNumber, address, attributes, space: space, vpid: vpid, eptp: eptp)
+    }
+
+    /// A hit the permission map denies, or a format without maps: the walker's own check, with its
+    /// fault report.
+    @usableFromInline @inline(never)
+    func checkedOnHit(_ format: PreparedFormat, _ e: Entry, _ attributes: AccessAttributes, _ address: UInt64,
+                      _ offsetMask: UInt64) -> WalkOutcome {
+        let depth = Int(e.level)
+        if let denied = Walker.permissionFault(format, level: format.levels[depth], depth: depth, entry: e.leafEntry,
+                                               rights: e.rights, attributes: attributes) {
+            return .fault(denied)
+        }
+        return .translation(Translation(
+            physical: e.physical | (address & offsetMask), pageSize: offsetMask &+ 1, rights: e.rights,
+            leafEntry: e.leafEntry, level: depth))
+    }
+
+    /// The miss: walk, and cache a successful translation.
+    @inlinable @inline(never)
+    func miss<S: EntrySpace>(_ format: PreparedFormat, _ formatNumber: UInt32, _ address: UInt64,
+                             _ attributes: AccessAttributes, space: S, vpid: UInt16, eptp: UInt64) -> WalkOutcome {
+        missCount &+= 1
+        let outcome = Walker.walk(format, address, attributes, space: space)
+        if case .translation(let t) = outcome, formatNumber != 0 {
+            fill(format, formatNumber, address, attributes, t, vpid: vpid, eptp: eptp)
         }
         return outcome
     }
 
-    func fill(_ format: PreparedFormat, _ formatID: Int32, _ access: Access, _ t: Translation, vpid: UInt16, eptp: UInt64) {
+    @usableFromInline
+    func fill(_ format: PreparedFormat, _ formatNumber: UInt32, _ address: UInt64, _ attributes: AccessAttributes,
+              _ t: Translation, vpid: UInt16, eptp: UInt64) {
         // Cache at the size of the translation (the smaller of guest and EPT pages when nested).
         let shift = UInt64(t.pageSize.trailingZeroBitCount)
-        guard let a = arrays.first(where: { $0.shift == shift }) else { return }
+        guard let size = (0..<sizeCount).first(where: { shifts[$0] == shift }) else { return }
         let level = format.levels[t.level]
         let global = format.globalWhen.map { Walker.entryRule($0, t.leafEntry) } ?? false
-        let page = access.address >> shift
+        let page = address >> shift
         var e = Entry()
-        e.valid = true
+        e.page = page
         e.global = global
-        e.dirty = level.dirtyMask == 0 || t.leafEntry & level.dirtyMask != 0 || access.attributes.contains(.write)
+        e.dirty = level.dirtyMask == 0 || t.leafEntry & level.dirtyMask != 0 || attributes.contains(.write)
         e.level = UInt8(t.level)
         e.rights = t.rights
         e.tag = UInt16(truncatingIfNeeded: global ? 0 : format.tag)
-        e.vpid = vpid
-        e.format = formatID
-        e.page = page
+        e.context = Self.context(formatNumber, vpid)
         e.physical = t.physical & ~(t.pageSize - 1)
         e.leafEntry = t.leafEntry
         e.eptp = eptp
-        a.entries[slot(a, page, 0)] = e
+        if level.keyMask != 0 && format.keyCount != 0 && format.maps.usable {
+            let lookup = format.levelTable.lookup
+            let key = (t.leafEntry & level.keyMask) >> level.keyShift
+            let isUser = UInt64((t.rights >> format.pageIsUserRight) & 1)
+            e.keySlot = Int16(truncatingIfNeeded: isUser << lookup.keyWidth | key)
+        }
+        slot(size, page).pointee = e
     }
 
     func invalidate(where predicate: (Entry) -> Bool) {
-        for a in arrays {
-            for i in 0..<setsPerSize where a.entries[i].valid && predicate(a.entries[i]) { a.entries[i].valid = false }
+        for i in 0..<(sizeCount * setsPerSize) where entries[i].valid && predicate(entries[i]) {
+            entries[i].page = Self.emptyPage
+        }
+    }
+
+    /// Removes the entries of `address` (one slot per page size) that `predicate` selects.
+    func invalidate(address: UInt64, where predicate: (Entry) -> Bool) {
+        for size in 0..<sizeCount {
+            let page = address >> shifts[size]
+            let e = slot(size, page)
+            if e.pointee.page == page && predicate(e.pointee) { e.pointee.page = Self.emptyPage }
         }
     }
 
     /// Number of valid entries.
     public var count: Int {
         var n = 0
-        for a in arrays { for i in 0..<setsPerSize where a.entries[i].valid { n += 1 } }
+        for i in 0..<(sizeCount * setsPerSize) where entries[i].valid { n += 1 }
         return n
     }
 
@@ -160,14 +248,8 @@ public final class TLB {
             let high = address >> UInt64(linearBits - 1)
             if high != 0 && high != (~0 >> UInt64(linearBits - 1)) { return }
         }
-        for a in arrays {
-            let page = address >> a.shift
-            let i = slot(a, page, 0)
-            let e = a.entries[i]
-            if e.valid && e.page == page && e.vpid == vpid && (e.global || UInt64(e.tag) == format.tag) {
-                a.entries[i].valid = false
-            }
-        }
+        let tag = format.tag
+        invalidate(address: address) { $0.vpid == vpid && ($0.global || UInt64($0.tag) == tag) }
     }
 
     /// MOV to the root register (CR3): unless the format's `keep-when` rule holds for the new value,
@@ -208,12 +290,7 @@ public final class TLB {
     public func invalidatePCID(_ type: INVPCIDType, pcid: UInt16, address: UInt64 = 0, vpid: UInt16 = 0) {
         switch type {
         case .individualAddress:
-            for a in arrays {
-                let page = address >> a.shift
-                let i = slot(a, page, 0)
-                let e = a.entries[i]
-                if e.valid && e.page == page && !e.global && e.tag == pcid && e.vpid == vpid { a.entries[i].valid = false }
-            }
+            invalidate(address: address) { !$0.global && $0.tag == pcid && $0.vpid == vpid }
         case .singleContext: invalidate { !$0.global && $0.tag == pcid && $0.vpid == vpid }
         case .allContextsIncludingGlobal: invalidate { $0.vpid == vpid }
         case .allContexts: invalidate { !$0.global && $0.vpid == vpid }
@@ -241,11 +318,7 @@ public final class TLB {
     public func invalidateVPID(_ type: INVVPIDType, vpid: UInt16, address: UInt64 = 0) {
         switch type {
         case .individualAddress:
-            for a in arrays {
-                let page = address >> a.shift
-                let i = slot(a, page, 0)
-                if a.entries[i].valid && a.entries[i].page == page && a.entries[i].vpid == vpid { a.entries[i].valid = false }
-            }
+            invalidate(address: address) { $0.vpid == vpid }
         case .singleContext: invalidate { $0.vpid == vpid }
         case .allContexts: invalidate { $0.vpid != 0 }
         case .singleContextRetainingGlobals: invalidate { !$0.global && $0.vpid == vpid }

@@ -29,15 +29,21 @@ public enum Walker {
     /// Translates `access` with paging structures in `space`.
     @inlinable
     public static func walk<S: EntrySpace>(_ format: PreparedFormat, _ access: Access, space: S) -> WalkOutcome {
-        let attributes = access.attributes
+        walk(format, access.address, access.attributes, space: space)
+    }
+
+    /// Translates `address` for an access with `attributes` (the TLB's miss path).
+    @inlinable
+    static func walk<S: EntrySpace>(_ format: PreparedFormat, _ address: UInt64, _ attributes: AccessAttributes,
+                                    space: S) -> WalkOutcome {
         let map = faultMap(format, attributes)
         // No tracer: try the shortest form first (it changes nothing when it gives up).
-        if let t = quickTranslate(format, access.address, map, isWrite: attributes.contains(.write), space) {
+        if let t = quickTranslate(format, address, map, isWrite: attributes.contains(.write), space) {
             let final = space.translateFinal(t, attributes: attributes)
             if case .translation = final { return final }
         }
         var tracer = NoTracer()
-        return walk(format, access.address, attributes, map, space, &tracer, updating: false)
+        return walk(format, address, attributes, map, space, &tracer, updating: false)
     }
 
     /// Translates `access`, reporting each step to `tracer`.
