@@ -147,8 +147,9 @@ public struct NestedSpace<M: PhysicalMemory>: EntrySpace {
     }
 
     /// A guest paging-structure entry whose EPT translation takes the shortest path; nil otherwise
-    /// (the walk then reads it through ``readEntry(_:bytes:)``).
-    @inlinable
+    /// (the walk then reads it through ``readEntry(_:bytes:)``). Inlined into the guest walk, as KVM's
+    /// nested walker inlines its EPT walk.
+    @inlinable @inline(__always)
     public func quickEntry(_ address: UInt64) -> UInt64? {
         guard let t = Walker.quickTranslate(ept, address, structureReadMap, isWrite: structureRead.contains(.write),
                                             DirectSpace(memory))
