@@ -94,6 +94,9 @@ public struct YAMLReader: Sendable {
 
     /// The offset of the first byte that does not begin a well-formed UTF-8 sequence, if any.
     static func firstInvalidUTF8(in bytes: [UInt8]) -> Int? {
+        // The standard library's validation first (fast in any build); the scalar-by-scalar scan
+        // only to locate the bad byte.
+        if String(validating: bytes, as: UTF8.self) != nil { return nil }
         var parser = Unicode.UTF8.ForwardParser()
         var iterator = bytes.makeIterator()
         var offset = 0
