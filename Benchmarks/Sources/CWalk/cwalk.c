@@ -355,6 +355,10 @@ void cw_tlb_fill(cw_tlb *tlb, uint64_t va, const cw_result *r) {
     cw_tlb_entry *e = &tlb->entries[vpn & tlb->mask];
     e->tag = (vpn << 1) | 1;
     e->frame = r->physical & ~0xfffull;
+    e->eptp = tlb->eptp;
+    e->vpid = tlb->vpid;
+    e->global = (uint8_t)((r->leaf >> 8) & 1);
+    e->pcid = e->global ? 0 : tlb->pcid;
     e->rights = (uint8_t)r->rights;
     e->key = (uint8_t)((r->leaf >> 59) & 15);
     // A write to a page whose dirty flag is clear must walk, to set it.
@@ -364,7 +368,9 @@ void cw_tlb_fill(cw_tlb *tlb, uint64_t va, const cw_result *r) {
 uint64_t cw_tlb_lookup(const cw_tlb *tlb, uint64_t va, uint32_t acc) {
     const uint64_t vpn = va >> 12;
     const cw_tlb_entry *e = &tlb->entries[vpn & tlb->mask];
-    if (unlikely(e->tag != ((vpn << 1) | 1))) return ~0ull;
+    if (unlikely(e->tag != ((vpn << 1) | 1) || e->vpid != tlb->vpid || e->eptp != tlb->eptp ||
+                 (!e->global && e->pcid != tlb->pcid)))
+        return ~0ull;
     const cw_guest_mmu *mmu = tlb->mmu;
     const uint32_t pu = e->rights >> 2;
     const uint32_t deny = ((mmu->permissions[acc] >> e->rights) & 1) |

@@ -359,7 +359,9 @@ public final class TLBFixture: @unchecked Sendable {
         let entries = UnsafeMutablePointer<cw_tlb_entry>.allocate(capacity: Self.sets)
         entries.initialize(repeating: cw_tlb_entry(), count: Self.sets)
         let ctlb = UnsafeMutablePointer<cw_tlb>.allocate(capacity: 1)
-        ctlb.initialize(to: cw_tlb(entries: entries, mask: UInt64(Self.sets - 1), mmu: UnsafePointer(guest.cmmu)))
+        // The same context as the generated TLB's: the guest's PCID, VPID 0, no EPT.
+        ctlb.initialize(to: cw_tlb(entries: entries, mask: UInt64(Self.sets - 1), mmu: UnsafePointer(guest.cmmu), eptp: 0,
+                                   pcid: UInt16(truncatingIfNeeded: guest.prepared.tag), vpid: 0))
         self.ctlb = ctlb
         var rng = SplitMix64(seed: FixtureShape.seed &+ 0x200)
         // Pages whose slots are free in both TLBs: probe by filling and checking that the page hits.

@@ -4,6 +4,7 @@
 //
 //     swift build -c release --product walkprof
 //     .build/release/walkprof verify
+//     .build/release/walkprof pairs 101          # generated vs C in alternating batches: median ratios
 //     .build/release/walkprof Walk4Level 200000
 //     valgrind --tool=callgrind .build/release/walkprof Walk4Level 200000
 import CWalk
@@ -205,8 +206,13 @@ if arguments.count >= 2 && arguments[1] == "verify" {
     print(ok ? "verify: the C walkers and the generated walker agree" : "verify: FAILED")
     exit(ok ? 0 : 1)
 }
+if arguments.count >= 2 && arguments[1] == "pairs" {
+    let rounds = arguments.count >= 3 ? Int(arguments[2]) ?? 101 : 101
+    pairs(rounds: rounds, batch: 20_000)
+    exit(0)
+}
 guard arguments.count >= 3, let iterations = Int(arguments[2]) else {
-    print("usage: walkprof verify | walkprof BENCHMARK ITERATIONS")
+    print("usage: walkprof verify | walkprof pairs [ROUNDS] | walkprof BENCHMARK ITERATIONS")
     exit(2)
 }
 let sum = consume(run(arguments[1], iterations))

@@ -295,7 +295,10 @@ final class LevelTable: @unchecked Sendable {
 
     init(_ levels: [PreparedFormat.Level], maps: PermissionMaps, keyWidth: Int, keyBits: (_ isUser: Int, _ key: Int) -> UInt8) {
         count = levels.count
-        base = .allocate(capacity: max(1, levels.count))
+        // Cache-line aligned, so that each level's hot fields (declared first) share as few lines as possible.
+        base = UnsafeMutableRawPointer.allocate(
+            byteCount: max(1, levels.count) * MemoryLayout<PreparedFormat.Level>.stride, alignment: 64
+        ).bindMemory(to: PreparedFormat.Level.self, capacity: max(1, levels.count))
         base.initialize(from: levels, count: levels.count)
         let chunkEntries = max(128, maps.chunks.count)
         let chunks = UnsafeMutablePointer<UInt16>.allocate(capacity: chunkEntries)

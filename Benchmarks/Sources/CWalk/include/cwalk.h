@@ -97,20 +97,27 @@ uint32_t cw_walk_ept(const cw_ept_mmu *mmu, const cw_memory *mem, uint64_t gpa, 
 uint32_t cw_walk_nested(const cw_guest_mmu *guest, const cw_ept_mmu *ept, const cw_memory *mem, uint64_t va,
                         uint32_t acc, cw_result *r);
 
-/// A direct-mapped TLB: linear page -> physical frame, rights and protection key, as Bochs keeps one.
+/// A direct-mapped TLB: linear page -> physical frame, rights and protection key, as Bochs keeps one,
+/// tagged like the generated TLB: PCID (ignored for global pages), VPID and EPTP.
 typedef struct {
     uint64_t tag;                // (linear page number << 1) | 1; 0 = empty
     uint64_t frame;              // physical address of the 4 KiB page
+    uint64_t eptp;               // EPTP the translation was made through (0: no EPT)
+    uint16_t pcid;
+    uint16_t vpid;
     uint8_t rights;              // x | w<<1 | u<<2
     uint8_t key;
     uint8_t write_miss;          // 1 when the dirty flag is clear: a write must walk to set it
-    uint8_t pad[5];
+    uint8_t global;              // the leaf's G flag (CR4.PGE): matches any PCID
 } cw_tlb_entry;
 
 typedef struct {
     cw_tlb_entry *entries;
     uint64_t mask;               // entries - 1
     const cw_guest_mmu *mmu;     // permissions and PKRU
+    uint64_t eptp;               // the current context: EPTP, PCID, VPID
+    uint16_t pcid;
+    uint16_t vpid;
 } cw_tlb;
 
 /// Inserts a translation of the 4 KiB page containing `va`.
