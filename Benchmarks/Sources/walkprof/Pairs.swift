@@ -11,89 +11,105 @@ import MMUBenchSupport
 /// A benchmark loop: runs `count` iterations from access `start`, returns a checksum.
 typealias Loop = (_ start: Int, _ count: Int) -> UInt64
 
+/// One iteration of a benchmark: walk access `i` (modulo the list) and return what it produced.
+protocol Step {
+    func callAsFunction(_ i: Int) -> UInt64
+}
+
+/// The loop over `step`, specialised for it (no call per iteration beyond the walker's own).
+/// `fixture` owns the memory the step walks and lives as long as the loop.
+func loop<S: Step>(_ step: S, keeping fixture: AnyObject) -> Loop {
+    { start, count in
+        withExtendedLifetime(fixture) {}
+        var sum: UInt64 = 0
+        for i in start..<(start + count) { sum &+= step(i) }
+        return sum
+    }
+}
+
+/// The generated walker on paging structures in `space`.
+struct GeneratedStep<Space: EntrySpace>: Step {
+    let prepared: PreparedFormat, space: Space, accesses: [Access], mask: Int
+    func callAsFunction(_ i: Int) -> UInt64 { physical(Walker.walk(prepared, accesses[i & mask], space: space)) }
+}
+
+/// The generated TLB.
+struct TLBStep: Step {
+    let tlb: TLB, prepared: PreparedFormat, space: DirectSpace<FlatMemory>, accesses: [Access], mask: Int
+    func callAsFunction(_ i: Int) -> UInt64 { physical(tlb.translate(prepared, accesses[i & mask], space: space)) }
+}
+
+/// What a C walker is called with: its memory, its result and the access list.
+struct CCall {
+    let memory: UnsafeMutablePointer<cw_memory>, result: UnsafeMutablePointer<cw_result>, accesses: AccessList
+    init(_ memory: cw_memory, _ accesses: AccessList) {
+        self.memory = .allocate(capacity: 1)
+        self.memory.initialize(to: memory)
+        result = .allocate(capacity: 1)
+        result.initialize(to: cw_result())
+        self.accesses = accesses
+    }
+    func address(_ i: Int) -> UInt64 { accesses.addresses[i & accesses.mask] }
+    func access(_ i: Int) -> UInt32 { accesses.classes[i & accesses.mask] }
+}
+
+/// The C walkers, each called directly (as the generated walker is).
+struct CGuestStep: Step {
+    let mmu: UnsafeMutablePointer<cw_guest_mmu>, call: CCall
+    func callAsFunction(_ i: Int) -> UInt64 {
+        cw_walk_guest(mmu, call.memory, call.address(i), call.access(i), call.result)
+        return call.result.pointee.physical
+    }
+}
+
+struct CEPTStep: Step {
+    let mmu: UnsafeMutablePointer<cw_ept_mmu>, call: CCall
+    func callAsFunction(_ i: Int) -> UInt64 {
+        cw_walk_ept(mmu, call.memory, call.address(i), call.access(i), call.result)
+        return call.result.pointee.physical
+    }
+}
+
+struct CNestedStep: Step {
+    let guest: UnsafeMutablePointer<cw_guest_mmu>, ept: UnsafeMutablePointer<cw_ept_mmu>, call: CCall
+    func callAsFunction(_ i: Int) -> UInt64 {
+        cw_walk_nested(guest, ept, call.memory, call.address(i), call.access(i), call.result)
+        return call.result.pointee.physical
+    }
+}
+
+struct CTLBStep: Step {
+    let tlb: UnsafePointer<cw_tlb>, accesses: AccessList
+    func callAsFunction(_ i: Int) -> UInt64 {
+        cw_tlb_lookup(tlb, accesses.addresses[i & accesses.mask], accesses.classes[i & accesses.mask])
+    }
+}
+
 func guestLoops(_ levels: Int) -> (Loop, Loop) {
     let f = GuestFixture(levels: levels)
-    let prepared = f.prepared, memory = f.memory.flat, accesses = f.accesses.swift, mask = f.accesses.mask
-    let generated: Loop = { start, count in
-        var sum: UInt64 = 0
-        for i in start..<(start + count) { sum &+= physical(Walker.walk(prepared, accesses[i & mask], memory: memory)) }
-        return sum
-    }
-    let c: Loop = { start, count in
-        var memory = f.memory.c
-        var r = cw_result()
-        let a = f.accesses
-        var sum: UInt64 = 0
-        for i in start..<(start + count) {
-            cw_walk_guest(f.cmmu, &memory, a.addresses[i & a.mask], a.classes[i & a.mask], &r)
-            sum &+= r.physical
-        }
-        return sum
-    }
-    return (generated, c)
+    return (loop(GeneratedStep(prepared: f.prepared, space: DirectSpace(f.memory.flat), accesses: f.accesses.swift,
+                               mask: f.accesses.mask), keeping: f),
+            loop(CGuestStep(mmu: f.cmmu, call: CCall(f.memory.c, f.accesses)), keeping: f))
 }
 
 func eptLoops(_ levels: Int) -> (Loop, Loop) {
     let f = NestedFixture(levels: levels)
-    let prepared = f.ept, memory = f.memory.flat, accesses = f.eptAccesses.swift, mask = f.eptAccesses.mask
-    let generated: Loop = { start, count in
-        var sum: UInt64 = 0
-        for i in start..<(start + count) { sum &+= physical(Walker.walk(prepared, accesses[i & mask], memory: memory)) }
-        return sum
-    }
-    let c: Loop = { start, count in
-        var memory = f.memory.c
-        var r = cw_result()
-        let a = f.eptAccesses
-        var sum: UInt64 = 0
-        for i in start..<(start + count) {
-            cw_walk_ept(f.cept, &memory, a.addresses[i & a.mask], a.classes[i & a.mask], &r)
-            sum &+= r.physical
-        }
-        return sum
-    }
-    return (generated, c)
+    return (loop(GeneratedStep(prepared: f.ept, space: DirectSpace(f.memory.flat), accesses: f.eptAccesses.swift,
+                               mask: f.eptAccesses.mask), keeping: f),
+            loop(CEPTStep(mmu: f.cept, call: CCall(f.memory.c, f.eptAccesses)), keeping: f))
 }
 
 func nestedLoops(_ levels: Int) -> (Loop, Loop) {
     let f = NestedFixture(levels: levels)
-    let prepared = f.guest, space = f.space, accesses = f.guestAccesses.swift, mask = f.guestAccesses.mask
-    let generated: Loop = { start, count in
-        var sum: UInt64 = 0
-        for i in start..<(start + count) { sum &+= physical(Walker.walk(prepared, accesses[i & mask], space: space)) }
-        return sum
-    }
-    let c: Loop = { start, count in
-        var memory = f.memory.c
-        var r = cw_result()
-        let a = f.guestAccesses
-        var sum: UInt64 = 0
-        for i in start..<(start + count) {
-            cw_walk_nested(f.cguest, f.cept, &memory, a.addresses[i & a.mask], a.classes[i & a.mask], &r)
-            sum &+= r.physical
-        }
-        return sum
-    }
-    return (generated, c)
+    return (loop(GeneratedStep(prepared: f.guest, space: f.space, accesses: f.guestAccesses.swift, mask: f.guestAccesses.mask), keeping: f),
+            loop(CNestedStep(guest: f.cguest, ept: f.cept, call: CCall(f.memory.c, f.guestAccesses)), keeping: f))
 }
 
 func tlbLoops() -> (Loop, Loop) {
     let f = TLBFixture(GuestFixture(levels: 4))
-    let tlb = f.tlb, prepared = f.guest.prepared, space = DirectSpace(f.guest.memory.flat)
-    let accesses = f.accesses.swift, mask = f.accesses.mask
-    let generated: Loop = { start, count in
-        var sum: UInt64 = 0
-        for i in start..<(start + count) { sum &+= physical(tlb.translate(prepared, accesses[i & mask], space: space)) }
-        return sum
-    }
-    let c: Loop = { start, count in
-        let a = f.accesses
-        let ctlb = UnsafePointer(f.ctlb)
-        var sum: UInt64 = 0
-        for i in start..<(start + count) { sum &+= cw_tlb_lookup(ctlb, a.addresses[i & a.mask], a.classes[i & a.mask]) }
-        return sum
-    }
-    return (generated, c)
+    return (loop(TLBStep(tlb: f.tlb, prepared: f.guest.prepared, space: DirectSpace(f.guest.memory.flat),
+                         accesses: f.accesses.swift, mask: f.accesses.mask), keeping: f),
+            loop(CTLBStep(tlb: UnsafePointer(f.ctlb), accesses: f.accesses), keeping: f))
 }
 
 /// Times `rounds` alternating batches of `batch` iterations of each loop; prints the medians and
