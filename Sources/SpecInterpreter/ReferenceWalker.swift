@@ -21,13 +21,18 @@ public struct ReferenceMachine: Sendable {
 public struct ReferenceAccess: Sendable {
     /// Linear or guest-physical address.
     public var address: UInt64
+    /// The attributes that hold, as bits.
+    package var mask: AccessMask
     /// The attributes that hold (`write`, `data`, `user`, …).
-    public var attributes: Set<AccessAttribute>
+    public var attributes: Set<AccessAttribute> {
+        get { mask.attributes }
+        set { mask = AccessMask(newValue) }
+    }
 
     /// Creates an access from its kind, CPL and implicit flag (and extra EPT attributes).
     public init(address: UInt64, kind: String, cpl: Int, implicit: Bool, extra: Set<AccessAttribute> = []) {
         self.address = address
-        var a = extra
+        var a = AccessMask(extra)
         switch kind {
         case "write": a.formUnion([.write, .data])
         case "fetch": a.insert(.fetch)
@@ -35,7 +40,7 @@ public struct ReferenceAccess: Sendable {
         }
         if cpl == 3 && !implicit { a.insert(.user) } else { a.insert(.supervisor) }
         if implicit { a.insert(.implicit) }
-        attributes = a
+        mask = a
     }
 }
 
@@ -84,25 +89,48 @@ public enum ReferenceOutcome: Sendable, Equatable {
     case nestedFault(kind: String, report: UInt64, guestPhysical: UInt64)
 }
 
+
 /// The second translation stage of nested paging: guest-physical addresses through an EPT format.
 public struct ReferenceStage2 {
     /// The EPT format.
-    public var ept: PagingFormat
+    public var ept: PagingFormat { didSet { resolve() } }
     /// The walker (for the EPT walks).
-    public var walker: ReferenceWalker
+    public var walker: ReferenceWalker { didSet { resolve() } }
     /// The machine (EPTP and VMX controls).
-    public var machine: ReferenceMachine
+    public var machine: ReferenceMachine { didSet { resolve() } }
+    /// The walker that resolved `ept` (`walker`, unless `ept` is not a format of its specs), the
+    /// resolved format, and `machine`'s controls as that walker indexes them.
+    var resolvedWalker: ReferenceWalker
+    package private(set) var plan: FormatPlan
+    var controls: ReferenceControls
 
     /// Creates the stage.
     public init(ept: PagingFormat, walker: ReferenceWalker, machine: ReferenceMachine) {
         self.ept = ept
         self.walker = walker
         self.machine = machine
+        (resolvedWalker, plan) = walker.resolved(ept)
+        controls = resolvedWalker.controls(machine)
+    }
+
+    /// Creates the stage from a format `walker` resolved and `machine`'s controls from `walker`.
+    package init(plan: FormatPlan, walker: ReferenceWalker, machine: ReferenceMachine, controls: ReferenceControls) {
+        self.ept = plan.format
+        self.walker = walker
+        self.machine = machine
+        resolvedWalker = walker
+        self.plan = plan
+        self.controls = controls
+    }
+
+    private mutating func resolve() {
+        (resolvedWalker, plan) = walker.resolved(ept)
+        controls = resolvedWalker.controls(machine)
     }
 
     /// Whether guest paging-structure accesses count as EPT writes (EPT A/D enabled).
     var structureAccessesAreWrites: Bool {
-        ept.accessedDirtyWhen?.expression.holds { walker.value(of: $0, machine: machine) ?? 0 } ?? true
+        plan.accessedDirtyWhen?.holds(RuleInputs(controls: controls)) ?? true
     }
 
     /// Translates `address` with `attributes`; returns the host-physical address and EPT page size,
@@ -110,11 +138,17 @@ public struct ReferenceStage2 {
     public mutating func translate(_ address: UInt64, _ attributes: Set<AccessAttribute>, memory: ReferenceMemory)
         -> (physical: UInt64, pageSize: UInt64)?
     {
+        translate(address, AccessMask(attributes), memory: memory)
+    }
+
+    /// Translates `address` with `attributes` (as bits); see ``translate(_:_:memory:)``.
+    package mutating func translate(_ address: UInt64, _ attributes: AccessMask, memory: ReferenceMemory)
+        -> (physical: UInt64, pageSize: UInt64)?
+    {
         var trace: [ReferenceStep] = []
         var reason = ""
-        var access = ReferenceAccess(address: address, kind: "read", cpl: 0, implicit: false)
-        access.attributes = attributes.union([.supervisor])
-        lastOutcome = walker.walk(ept, machine: machine, access: access, memory: memory, trace: &trace, reason: &reason)
+        lastOutcome = resolvedWalker.walk(plan, controls, accessAddress: address, attributes: attributes.union(.supervisor),
+                                          memory: memory, trace: &trace, reason: &reason, explaining: false)
         if case .translation(let p, let size, _) = lastOutcome { return (p, size) }
         return nil
     }
@@ -141,107 +175,148 @@ public struct ReferenceStep: Sendable {
 
 /// The executable meaning of the specs: walks evaluated directly from the model, rule by rule,
 /// with no generated tables. Slow and obvious; the reference the generated walker is tested against.
+///
+/// The names the specs' rules use are resolved once, when the walker is created (register fields
+/// to register indexes and masks, entry fields to masks, rights and fault facts to indexes); every
+/// walk then evaluates each rule it meets over the machine's values.
 public final class ReferenceWalker: @unchecked Sendable {
     /// The specs.
     public let specs: SpecSet
+    /// Name resolution: register and feature indexes.
+    let resolver: SpecResolver
+    /// The formats, resolved, in the order given (the specs' order for ``init(specs:)``).
+    let plans: [FormatPlan]
+    /// Plan index by format name (the first format of each name).
+    let planIndex: [String: Int]
+    /// Register fields that need a CPUID feature, in spec order: register index, field bits,
+    /// feature index, `REGISTER.FIELD`, feature name.
+    let featureGates: [(register: Int, mask: UInt64, feature: Int, bit: String, featureName: String)]
 
     /// Creates a walker over `specs`.
-    /// `REGISTER.FIELD` names resolved once: the register, the field's mask and low bit.
-    let controlFields: [String: (register: String, mask: UInt64, shift: UInt64)]
-    let registersByName: [String: RegisterSpec]
-    let layoutsByName: [String: EntryLayout]
+    public convenience init(specs: SpecSet) { self.init(specs: specs, formats: specs.formats) }
 
-    /// Creates a walker over `specs`.
-    public init(specs: SpecSet) {
+    /// Creates a walker over `specs` that resolves `formats`.
+    init(specs: SpecSet, formats: [PagingFormat]) {
         self.specs = specs
-        var fields: [String: (String, UInt64, UInt64)] = [:]
+        let resolver = SpecResolver(specs)
+        var gates: [(Int, UInt64, Int, String, String)] = []
         for r in specs.registers {
-            for f in r.fields { fields["\(r.name).\(f.name)"] = (r.name, f.bits.mask, UInt64(f.bits.low)) }
+            let register = resolver.register(r.name)
+            for f in r.fields {
+                if let req = f.requires { gates.append((register, f.bits.mask, resolver.feature(req.value), "\(r.name).\(f.name)", req.value)) }
+            }
         }
-        controlFields = fields
-        registersByName = Dictionary(specs.registers.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        layoutsByName = Dictionary(specs.layouts.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        featureGates = gates
+        plans = formats.map { FormatPlan($0, resolver) }
+        var index: [String: Int] = [:]
+        for (i, p) in plans.enumerated() where index[p.name] == nil { index[p.name] = i }
+        planIndex = index
+        self.resolver = resolver
+    }
+
+    /// The walker and plan for `format`: this walker's, when `format` is the specs' format of that
+    /// name; else one resolved for it alone.
+    func resolved(_ format: PagingFormat) -> (ReferenceWalker, FormatPlan) {
+        if let i = planIndex[format.name], plans[i].format.location == format.location { return (self, plans[i]) }
+        let own = ReferenceWalker(specs: specs, formats: [format])
+        return (own, own.plans[0])
+    }
+
+    /// `machine`'s registers and features, indexed as this walker resolved the specs' names.
+    package func controls(_ machine: ReferenceMachine) -> ReferenceControls {
+        var registers = [UInt64](repeating: 0, count: resolver.registerNames.count)
+        for (name, value) in machine.registers {
+            if let i = resolver.registerIndex[name] { registers[i] = value }
+        }
+        var features = [Bool](repeating: false, count: resolver.featureNames.count)
+        if machine.features.count <= features.count {
+            for name in machine.features {
+                if let i = resolver.featureIndex[name] { features[i] = true }
+            }
+        } else {
+            for (i, name) in resolver.featureNames.enumerated() { features[i] = machine.features.contains(name) }
+        }
+        return ReferenceControls(registers: registers, features: features, maxPhysicalAddressBits: machine.maxPhysicalAddressBits)
     }
 
     /// The guest-paging format enabled by the machine's control registers, if paging is on.
     public func activeFormat(_ machine: ReferenceMachine, family: PagingFormat.Family = .guest) -> PagingFormat? {
-        for f in specs.formats where f.family == family {
-            guard let e = f.enabledWhen else { continue }
-            if e.expression.holds({ name in self.value(of: name, machine: machine) ?? 0 }) { return f }
+        activePlan(controls(machine), family: family)?.format
+    }
+
+    /// The resolved format of `family` enabled by `controls`, if any.
+    package func activePlan(_ controls: ReferenceControls, family: PagingFormat.Family = .guest) -> FormatPlan? {
+        let inputs = RuleInputs(controls: controls)
+        for p in plans where p.family == family {
+            guard let e = p.enabledWhen else { continue }
+            if e.holds(inputs) { return p }
         }
         return nil
     }
 
     /// Control bits set although the CPU lacks their feature, as (`CR4.LA57`, `la57`).
     public func unsupportedControlBits(_ machine: ReferenceMachine) -> [(String, String)] {
-        var out: [(String, String)] = []
-        for r in specs.registers {
-            let v = machine.registers[r.name] ?? 0
-            for f in r.fields {
-                if let req = f.requires, v & f.bits.mask != 0, !machine.features.contains(req.value) {
-                    out.append(("\(r.name).\(f.name)", req.value))
-                }
-            }
+        let c = controls(machine)
+        return featureGates.filter { c.registers[$0.register] & $0.mask != 0 && !c.features[$0.feature] }
+            .map { ($0.bit, $0.featureName) }
+    }
+
+    /// The first of ``unsupportedControlBits(_:)``, for `controls`.
+    package func firstUnsupportedControlBit(_ controls: ReferenceControls) -> (String, String)? {
+        for g in featureGates where controls.registers[g.register] & g.mask != 0 && !controls.features[g.feature] {
+            return (g.bit, g.featureName)
         }
-        return out
+        return nil
     }
 
     /// Why the root register holds a value the processor refuses (an EPTP VM entry rejects), if it does.
     public func rootInvalid(_ format: PagingFormat, machine: ReferenceMachine) -> String? {
-        let parts = format.root.value.split(separator: ".").map(String.init)
-        let registerName = parts.first ?? ""
-        let value = machine.registers[registerName] ?? 0
-        let rootField = registersByName[registerName]?.field(parts.count > 1 ? parts[1] : "")
-        var reserved: UInt64 = 0
-        for item in format.rootReserved {
-            if let w = item.when, !w.expression.holds({ self.value(of: $0, machine: machine) ?? 0 }) { continue }
-            switch item.bits {
-            case .range(let r): reserved |= r.mask
-            case .aboveMaxPhysicalAddress:
-                let field = rootField?.bits.mask ?? 0
-                reserved |= machine.maxPhysicalAddressBits >= 64 ? 0 : field & ~((UInt64(1) << UInt64(machine.maxPhysicalAddressBits)) - 1)
-            case .field: break
-            }
-        }
+        let (walker, plan) = resolved(format)
+        return walker.rootInvalid(plan, walker.controls(machine))
+    }
+
+    /// ``rootInvalid(_:machine:)`` for a format this walker resolved.
+    package func rootInvalid(_ plan: FormatPlan, _ controls: ReferenceControls) -> String? {
+        let inputs = RuleInputs(controls: controls)
+        let value = controls.registers[plan.rootRegister]
+        let reserved = ResolvedReserved.mask(plan.rootReserved, inputs, physicalBits: controls.maxPhysicalAddressBits)
         if value & reserved != 0 {
-            return "reserved bits 0x\(String(value & reserved, radix: 16)) of \(registerName) are set"
+            return "reserved bits 0x\(String(value & reserved, radix: 16)) of \(plan.rootRegisterName) are set"
         }
-        for check in format.rootChecks where check.invalidWhen.expression.holds({ self.value(of: $0, machine: machine) ?? 0 }) {
+        for check in plan.rootChecks where check.rule.holds(inputs) {
             return check.why
         }
         return nil
     }
 
     /// Builds the fault report (error code or exit qualification) from the format's report rules.
-    func faultReport(_ format: PagingFormat, access: ReferenceAccess, rights: [String: Bool], machine: ReferenceMachine,
-                     facts: Set<String>, level: Int, kind: String = "not-present") -> ReferenceOutcome {
+    func faultReport(_ plan: FormatPlan, _ inputs: RuleInputs, facts: [Int], level: Int, kind: String) -> ReferenceOutcome {
+        var inputs = inputs
+        inputs.facts = facts
         var value: UInt64 = 0
-        let register = registersByName[format.report.register.value]
-        for (field, rule) in format.report.flags {
-            let hit = rule.expression.holds { name in
-                if name.hasPrefix("access."), let a = AccessAttribute(rawValue: String(name.dropFirst(7))) {
-                    return access.attributes.contains(a) ? 1 : 0
-                }
-                if name.hasPrefix("fault.") { return facts.contains(String(name.dropFirst(6))) ? 1 : 0 }
-                if let r = rights[name] { return r ? 1 : 0 }
-                return self.value(of: name, machine: machine) ?? 0
-            }
-            if hit { value |= register?.field(field)?.bits.mask ?? 0 }
-        }
+        for flag in plan.reportFlags where flag.rule.holds(inputs) { value |= flag.mask }
         return .fault(kind: kind, report: value, level: level)
-    }
-
-    func value(of name: String, machine: ReferenceMachine) -> UInt64? {
-        if let f = controlFields[name] { return ((machine.registers[f.register] ?? 0) & f.mask) >> f.shift }
-        if name.hasPrefix("cpuid.") { return machine.features.contains(String(name.dropFirst(6))) ? 1 : 0 }
-        return nil
     }
 
     /// Walks `access` through `format`.
     public func walk(_ format: PagingFormat, machine: ReferenceMachine, access: ReferenceAccess,
                      memory: ReferenceMemory, trace: inout [ReferenceStep], reason: inout String,
                      stage2: ReferenceStage2? = nil) -> ReferenceOutcome {
+        let (walker, plan) = resolved(format)
+        return walker.walk(plan, walker.controls(machine), accessAddress: access.address, attributes: access.mask,
+                           memory: memory, trace: &trace, reason: &reason, explaining: true, stage2: stage2)
+    }
+
+    /// Walks an access to `accessAddress` with `attributes` through a format this walker resolved,
+    /// with `controls` from ``controls(_:)``. The trace and the reason are recorded only when `explaining`.
+    package func walk(_ plan: FormatPlan, _ controls: ReferenceControls, accessAddress: UInt64, attributes: AccessMask,
+                      memory: ReferenceMemory, trace: inout [ReferenceStep], reason: inout String, explaining: Bool,
+                      stage2: ReferenceStage2? = nil) -> ReferenceOutcome {
         var stage2 = stage2
+        /// Records why the walk ended, for `--explain`.
+        func because(_ text: @autoclosure () -> String) {
+            if explaining { reason = text() }
+        }
         /// The EPT outcome for a guest-physical address whose translation failed.
         func nested(_ address: UInt64) -> ReferenceOutcome {
             switch stage2?.lastOutcome {
@@ -255,7 +330,7 @@ public final class ReferenceWalker: @unchecked Sendable {
         struct Stop: Error { var outcome: ReferenceOutcome }
         func readEntry(_ address: UInt64, bytes: Int) -> Result<UInt64, Stop> {
             guard var s2 = stage2 else { return .success(memory.read(address, bytes: bytes)) }
-            var attributes: Set<AccessAttribute> = [.read, .data, .linearValid]
+            var attributes: AccessMask = [.read, .data, .linearValid]
             if s2.structureAccessesAreWrites { attributes.insert(.write) }
             guard let t = s2.translate(address, attributes, memory: memory) else {
                 stage2 = s2
@@ -264,121 +339,98 @@ public final class ReferenceWalker: @unchecked Sendable {
             stage2 = s2
             return .success(memory.read(t.physical, bytes: bytes))
         }
+        // What the rules read: the control state, the access, and (below) the entry, rights and key.
+        var inputs = RuleInputs(controls: controls, access: attributes,
+                                rights: [Bool](repeating: true, count: plan.rightCount))
         // Step 1: the address width.
-        let bits = format.addressBits
+        let bits = plan.addressBits
         if bits < 64 {
-            let upper = access.address >> UInt64(bits - 1)
-            if format.canonical {
+            let upper = accessAddress >> UInt64(bits - 1)
+            if plan.canonical {
                 if upper != 0 && upper != (~UInt64(0) >> UInt64(bits - 1)) {
-                    reason = "the address is not canonical: bits 63:\(bits - 1) are not all equal"
+                    because("the address is not canonical: bits 63:\(bits - 1) are not all equal")
                     return .generalProtection
                 }
-            } else if access.address >> UInt64(bits) != 0 {
-                reason = "the address is wider than \(bits) bits"
-                if format.family == .ept {
+            } else if accessAddress >> UInt64(bits) != 0 {
+                because("the address is wider than \(bits) bits")
+                if plan.family == .ept {
                     // Guest-physical bits above the walk's width must be zero: a violation with no rights.
-                    var none: [String: Bool] = [:]
-                    for r in format.rights { none[r.name] = false }
-                    return faultReport(format, access: access, rights: none, machine: machine, facts: ["not-present"], level: 0)
+                    inputs.rights = [Bool](repeating: false, count: plan.rightCount)
+                    return faultReport(plan, inputs, facts: plan.notPresentFacts, level: 0, kind: "not-present")
                 }
-                return .invalidState("address 0x\(String(access.address, radix: 16)) is wider than the format's \(bits) bits")
+                return .invalidState("address 0x\(String(accessAddress, radix: 16)) is wider than the format's \(bits) bits")
             }
         }
-        guard let defaultLayout = layoutsByName[format.entryLayout] else { return .invalidState("no layout") }
-        let physicalBits = min(machine.maxPhysicalAddressBits, format.physicalAddressLimit ?? 64)
-        func control(_ name: String) -> UInt64 { value(of: name, machine: machine) ?? 0 }
-        func holds(_ rule: Rule?, entry: UInt64 = 0, layout: EntryLayout? = nil) -> Bool {
-            guard let rule else { return true }
-            return rule.expression.holds { name in
-                if let l = layout, let f = l.field(name) { return (entry & f.bits.mask) >> UInt64(f.bits.low) }
-                return control(name)
-            }
-        }
-        func reservedMask(_ items: [ReservedBits], layout: EntryLayout) -> UInt64 {
-            var mask: UInt64 = 0
-            for item in items where holds(item.when) {
-                switch item.bits {
-                case .range(let r): mask |= r.mask
-                case .field(let n): mask |= layout.field(n)?.bits.mask ?? 0
-                case .aboveMaxPhysicalAddress:
-                    let address = layout.field(role: .address)?.bits.mask ?? 0
-                    mask |= physicalBits >= 64 ? 0 : address & ~((UInt64(1) << UInt64(physicalBits)) - 1)
-                }
-            }
-            return mask
-        }
-        let rootParts = format.root.value.split(separator: ".").map(String.init)
-        let rootField = registersByName[rootParts[0]]?.field(rootParts.count > 1 ? rootParts[1] : "")
-        let root = (machine.registers[rootParts[0]] ?? 0) & (rootField?.bits.mask ?? 0)
+        guard plan.hasLayout else { return .invalidState("no layout") }
+        let physicalBits = min(controls.maxPhysicalAddressBits, plan.physicalAddressLimit ?? 64)
+        let root = controls.registers[plan.rootRegister] & plan.rootMask
 
         // PAE: the PDPTEs are loaded with the root; a present one with a reserved bit cannot be loaded.
         // Entries loaded with the root (PAE PDPTEs at MOV CR3). Through EPT the table is translated
         // as a plain read with no guest linear address; a fault reports the table's base.
         var rootEntries: [UInt64] = []
-        if let first = format.levels.first, first.loadedWithRoot {
-            let layout = first.entryLayout.flatMap { layoutsByName[$0] } ?? defaultLayout
-            let mask = reservedMask(format.reserved + first.reserved + first.tableReserved, layout: layout)
+        if let first = plan.levels.first, first.level.loadedWithRoot {
+            let size = UInt64(first.layout.size)
+            let mask = ResolvedReserved.mask(first.tableReserved, inputs, physicalBits: physicalBits)
             var tableHost = root
             if var s2 = stage2 {
-                guard let t = s2.translate(root, [.read, .data], memory: memory) else {
+                guard let t = s2.translate(root, [.read, .data] as AccessMask, memory: memory) else {
                     stage2 = s2
-                    reason = "the EPT translation of the \(first.name) table at 0x\(String(root, radix: 16)) failed"
+                    because("the EPT translation of the \(first.level.name) table at 0x\(String(root, radix: 16)) failed")
                     return nested(root)
                 }
                 stage2 = s2
                 tableHost = t.physical
             }
-            for i in 0..<(UInt64(1) << UInt64(first.index.width)) {
-                let address = root + i * UInt64(layout.size)
-                let entry = memory.read(tableHost + i * UInt64(layout.size), bytes: layout.size)
+            for i in 0..<(UInt64(1) << first.indexWidth) {
+                let address = root + i * size
+                let entry = memory.read(tableHost + i * size, bytes: first.layout.size)
                 rootEntries.append(entry)
-                if holds(format.present, entry: entry, layout: layout) && entry & mask != 0 {
-                    reason = "\(first.name) \(i) has reserved bits set: loading \(rootParts[0]) would raise #GP"
-                    return .invalidState("\(first.name) \(i) at 0x\(String(address, radix: 16)) has reserved bits 0x\(String(entry & mask, radix: 16)) set; loading \(rootParts[0]) would raise #GP")
+                inputs.entry = entry
+                if first.present.holds(inputs) && entry & mask != 0 {
+                    because("\(first.level.name) \(i) has reserved bits set: loading \(plan.rootRegisterName) would raise #GP")
+                    return .invalidState("\(first.level.name) \(i) at 0x\(String(address, radix: 16)) has reserved bits 0x\(String(entry & mask, radix: 16)) set; loading \(plan.rootRegisterName) would raise #GP")
                 }
             }
         }
 
         var table = root
-        var rights: [String: Bool] = Dictionary(uniqueKeysWithValues: format.rights.map { ($0.name, true) })
-        var used: [(address: UInt64, entry: UInt64, layout: EntryLayout, level: PagingLevel)] = []
-        func report(_ kind: String, facts: Set<String>, level: Int) -> ReferenceOutcome {
-            faultReport(format, access: access, rights: rights, machine: machine, facts: facts, level: level, kind: kind)
-        }
-        for (depth, level) in format.levels.enumerated() {
-            let layout = level.entryLayout.flatMap { layoutsByName[$0] } ?? defaultLayout
-            let index = (access.address >> UInt64(level.index.low)) & ((UInt64(1) << UInt64(level.index.width)) - 1)
+        var used: [(address: UInt64, entry: UInt64, level: LevelPlan)] = []
+        for (depth, level) in plan.levels.enumerated() {
+            let layout = level.layout
+            let index = (accessAddress >> level.indexLow) & ((UInt64(1) << level.indexWidth) - 1)
             let address = table + index * UInt64(layout.size)
             let entry: UInt64
-            switch level.loadedWithRoot && Int(index) < rootEntries.count ? .success(rootEntries[Int(index)]) : readEntry(address, bytes: layout.size) {
+            switch level.level.loadedWithRoot && Int(index) < rootEntries.count ? .success(rootEntries[Int(index)]) : readEntry(address, bytes: layout.size) {
             case .success(let v): entry = v
             case .failure(let stop):
-                let outcome = stop.outcome
-                reason = "the EPT translation of \(level.name)'s guest-physical address 0x\(String(address, radix: 16)) failed"
-                return outcome
+                because("the EPT translation of \(level.level.name)'s guest-physical address 0x\(String(address, radix: 16)) failed")
+                return stop.outcome
             }
-            trace.append(ReferenceStep(
-                level: level.name, tableAddress: table, index: index, entryAddress: address, entry: entry,
-                fields: layout.fields.map { ($0.name, (entry & $0.bits.mask) >> UInt64($0.bits.low)) }))
+            if explaining {
+                trace.append(ReferenceStep(
+                    level: level.level.name, tableAddress: table, index: index, entryAddress: address, entry: entry,
+                    fields: layout.layout.fields.map { ($0.name, (entry & $0.bits.mask) >> UInt64($0.bits.low)) }))
+            }
+            inputs.entry = entry
             // Rights fold over every entry read, the one that ends the walk included.
-            for r in format.rights {
-                guard let f = layout.field(r.field) else { continue }
-                let set = entry & f.bits.mask != 0
-                if (r.fold == .all && !set) || (r.fold == .none && set) { rights[r.name] = false }
+            for f in level.folds {
+                let set = entry & f.mask != 0
+                if (f.fold == .all && !set) || (f.fold == .none && set) { inputs.rights[f.right] = false }
             }
-            if !holds(format.present, entry: entry, layout: layout) {
-                reason = "\(level.name) is not present (\(format.present.text) is false)"
-                return report("not-present", facts: ["not-present"], level: depth)
+            if !level.present.holds(inputs) {
+                because("\(level.level.name) is not present (\(level.present.text) is false)")
+                return faultReport(plan, inputs, facts: plan.notPresentFacts, level: depth, kind: "not-present")
             }
-            for rule in format.misconfigured where holds(rule, entry: entry, layout: layout) {
-                reason = "\(level.name) is misconfigured: \(rule.text)"
+            for rule in level.misconfigured where rule.holds(inputs) {
+                because("\(level.level.name) is misconfigured: \(rule.text)")
                 return .fault(kind: "misconfiguration", report: 0, level: depth)
             }
-            let isLeaf = depth == format.levels.count - 1 || (level.leafWhen.map { holds($0, entry: entry, layout: layout) } ?? false)
-            var reserved = reservedMask(format.reserved + level.reserved + (isLeaf ? level.leafReserved : level.tableReserved), layout: layout)
+            let isLeaf = depth == plan.levels.count - 1 || (level.leafWhen?.holds(inputs) ?? false)
+            var reserved = ResolvedReserved.mask(isLeaf ? level.leafReserved : level.tableReserved, inputs, physicalBits: physicalBits)
             if isLeaf {
                 for p in level.leafAddress {
-                    if let req = p.requires, !machine.features.contains(req) {
+                    if let req = p.requires, !controls.features[req] {
                         reserved |= p.from.mask
                         continue
                     }
@@ -388,71 +440,63 @@ public final class ReferenceWalker: @unchecked Sendable {
                 }
             }
             if entry & reserved != 0 {
-                reason = "\(level.name) has reserved bits 0x\(String(entry & reserved, radix: 16)) set"
-                return report("reserved", facts: ["reserved"], level: depth)
+                because("\(level.level.name) has reserved bits 0x\(String(entry & reserved, radix: 16)) set")
+                return faultReport(plan, inputs, facts: plan.reservedFacts, level: depth, kind: "reserved")
             }
-            used.append((address, entry, layout, level))
+            used.append((address, entry, level))
             if !isLeaf {
-                table = entry & (layout.field(role: .address)?.bits.mask ?? 0)
+                table = entry & layout.addressMask
                 continue
             }
-            for rule in format.leafMisconfigured where holds(rule, entry: entry, layout: layout) {
-                reason = "\(level.name) is misconfigured: \(rule.text)"
+            for rule in level.leafMisconfigured where rule.holds(inputs) {
+                because("\(level.level.name) is misconfigured: \(rule.text)")
                 return .fault(kind: "misconfiguration", report: 0, level: depth)
             }
             // The access-rights check over the folded rights and the leaf's protection key.
-            var keyRights: (ad: Bool, wd: Bool) = (false, false)
-            if let pk = format.protectionKeys, let keyField = layout.field(pk.field) {
-                let key = (entry & keyField.bits.mask) >> UInt64(keyField.bits.low)
-                let registerName = (rights[pk.pageIsUser] ?? false) ? pk.userRegister : pk.supervisorRegister
-                let registerValue = machine.registers[registerName] ?? 0
-                if let reg = registersByName[registerName], let ad = reg.field("AD\(key)"), let wd = reg.field("WD\(key)") {
-                    keyRights = (registerValue & ad.bits.mask != 0, registerValue & wd.bits.mask != 0)
+            if let keyField = level.keyField {
+                let key = (entry & keyField.mask) >> keyField.shift
+                let pageIsUser = plan.pageIsUserRight.map { inputs.rights[$0] } ?? false
+                if let keys = pageIsUser ? plan.userKeys : plan.supervisorKeys,
+                   key < UInt64(keys.keys.count), let k = keys.keys[Int(key)] {
+                    let registerValue = controls.registers[keys.register]
+                    inputs.keyAccessDisable = registerValue & k.accessDisable != 0
+                    inputs.keyWriteDisable = registerValue & k.writeDisable != 0
                 }
             }
-            var facts: Set<String> = []
+            var facts: [Int] = []
             var denied: [String] = []
-            for rule in format.faults {
-                let hit = rule.when.expression.holds { name in
-                    if name.hasPrefix("access."), let a = AccessAttribute(rawValue: String(name.dropFirst(7))) {
-                        return access.attributes.contains(a) ? 1 : 0
-                    }
-                    if name == "key.AD" { return keyRights.ad ? 1 : 0 }
-                    if name == "key.WD" { return keyRights.wd ? 1 : 0 }
-                    if let r = rights[name] { return r ? 1 : 0 }
-                    return control(name)
-                }
-                if hit {
-                    denied.append(rule.why.isEmpty ? rule.when.text : rule.why)
-                    facts.formUnion(rule.sets)
-                }
+            var anyDenied = false
+            for fault in plan.faults where fault.rule.holds(inputs) {
+                anyDenied = true
+                if explaining { denied.append(fault.why) }
+                facts += fault.sets
             }
-            if !denied.isEmpty {
-                reason = "access denied: " + denied.joined(separator: "; ")
-                return report("protection", facts: facts, level: depth)
+            if anyDenied {
+                because("access denied: " + denied.joined(separator: "; "))
+                return faultReport(plan, inputs, facts: facts, level: depth, kind: "protection")
             }
             // The physical address.
-            let pageSize = UInt64(1) << UInt64(level.index.low)
+            let pageSize = UInt64(1) << level.indexLow
             var physical: UInt64 = 0
             if level.leafAddress.isEmpty {
-                physical = entry & (layout.field(role: .address)?.bits.mask ?? 0) & ~(pageSize - 1)
+                physical = entry & layout.addressMask & ~(pageSize - 1)
             } else {
-                for p in level.leafAddress where p.requires.map({ machine.features.contains($0) }) ?? true {
+                for p in level.leafAddress where p.requires.map({ controls.features[$0] }) ?? true {
                     physical |= ((entry & p.from.mask) >> UInt64(p.from.low)) << UInt64(p.to.low)
                 }
             }
-            physical |= access.address & (pageSize - 1)
+            physical |= accessAddress & (pageSize - 1)
             var finalPageSize = pageSize
             // Nested paging: the output guest-physical address goes through EPT before any A/D update.
             if var s2 = stage2 {
-                var attributes: Set<AccessAttribute> = [.linearValid, .final]
-                for a in [AccessAttribute.read, .write, .fetch, .data] where access.attributes.contains(a) { attributes.insert(a) }
-                if rights["user"] ?? true { attributes.insert(.guestUser) }
-                if rights["writable"] ?? true { attributes.insert(.guestWritable) }
-                if !(rights["executable"] ?? true) { attributes.insert(.guestExecuteDisabled) }
-                guard let t = s2.translate(physical, attributes, memory: memory) else {
+                var finalAccess: AccessMask = [.linearValid, .final]
+                finalAccess.formUnion(attributes.intersection([.read, .write, .fetch, .data]))
+                if plan.userRight.map({ inputs.rights[$0] }) ?? true { finalAccess.insert(.guestUser) }
+                if plan.writableRight.map({ inputs.rights[$0] }) ?? true { finalAccess.insert(.guestWritable) }
+                if !(plan.executableRight.map({ inputs.rights[$0] }) ?? true) { finalAccess.insert(.guestExecuteDisabled) }
+                guard let t = s2.translate(physical, finalAccess, memory: memory) else {
                     stage2 = s2
-                    reason = "the EPT translation of the guest-physical address 0x\(String(physical, radix: 16)) failed"
+                    because("the EPT translation of the guest-physical address 0x\(String(physical, radix: 16)) failed")
                     return nested(physical)
                 }
                 stage2 = s2
@@ -460,31 +504,28 @@ public final class ReferenceWalker: @unchecked Sendable {
                 finalPageSize = min(pageSize, t.pageSize)
             }
             // Accessed and dirty flags, on success only.
-            if holds(format.accessedDirtyWhen) {
-                for (i, u) in used.enumerated() where !u.level.loadedWithRoot {
-                    var updated = u.entry
-                    if let a = u.layout.field(role: .accessed) { updated |= a.bits.mask }
-                    if i == used.count - 1, access.attributes.contains(.write), let d = u.layout.field(role: .dirty) {
-                        updated |= d.bits.mask
-                    }
+            if plan.accessedDirtyWhen?.holds(inputs) ?? true {
+                for (i, u) in used.enumerated() where !u.level.level.loadedWithRoot {
+                    var updated = u.entry | u.level.layout.accessedMask
+                    if i == used.count - 1, attributes.contains(.write) { updated |= u.level.layout.dirtyMask }
                     if updated == u.entry { continue }
                     var target = u.address
                     if var s2 = stage2 {
                         // Setting a guest A/D flag is a read-modify-write of the guest paging structure.
-                        guard let t = s2.translate(u.address, [.read, .write, .data, .linearValid], memory: memory) else {
+                        guard let t = s2.translate(u.address, [.read, .write, .data, .linearValid] as AccessMask, memory: memory) else {
                             stage2 = s2
-                            reason = "setting the accessed/dirty flags of \(u.level.name) needs EPT write access, which faulted"
+                            because("setting the accessed/dirty flags of \(u.level.level.name) needs EPT write access, which faulted")
                             return nested(u.address)
                         }
                         stage2 = s2
                         target = t.physical
                     }
-                    memory.write(target, bytes: u.layout.size, value: updated)
+                    memory.write(target, bytes: u.level.layout.size, value: updated)
                 }
             }
-            reason = "\(level.name) maps a \(pageSize)-byte page"
+            because("\(level.level.name) maps a \(pageSize)-byte page")
             return .translation(physical: physical, pageSize: finalPageSize, level: depth)
         }
-        return .invalidState("format \(format.name) has no leaf")
+        return .invalidState("format \(plan.name) has no leaf")
     }
 }

@@ -56,6 +56,9 @@ public struct AccessSweep: Sendable {
         return reserved <= 1
     }
 
+    /// The CPU's features (the same for every case).
+    static let features: Set<String> = ["nx", "smep", "smap", "pku", "pdpe1gb", "la57", "pse", "pge"]
+
     static let pteMask: UInt64 = (1 << UInt64(Flag.pteBit36.rawValue + 1)) - 1
 
     /// The page tables and access for case `c`.
@@ -121,7 +124,7 @@ public struct AccessSweep: Sendable {
         let kind = h(.accessFetch) ? "fetch" : h(.accessWrite) ? "write" : "read"
         return WalkCase(
             id: "sweep-\(levels)-\(String(c, radix: 16))", maxPhysicalAddressBits: maxPhysicalAddressBits,
-            features: ["nx", "smep", "smap", "pku", "pdpe1gb", "la57", "pse", "pge"],
+            features: Self.features,
             registers: ["CR0": cr0, "CR3": tables[0], "CR4": cr4, "EFER": efer, "RFLAGS": h(.rflagsAC) ? 0x40002 : 2,
                         "PKRU": pkru],
             ept: nil, memory: memory, address: canonical, guestPhysical: false, kind: kind,

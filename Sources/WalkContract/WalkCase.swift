@@ -225,6 +225,12 @@ public struct WalkResult {
         return out + "\""
     }
 
+    /// Whether `other` has the same id, result and fields: the same JSON, without rendering it.
+    public func same(as other: WalkResult) -> Bool {
+        id == other.id && result == other.result && fields.count == other.fields.count
+            && zip(fields, other.fields).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+    }
+
     public var json: String {
         var parts: [String] = []
         if let id { parts.append("\"id\": \(Self.quote(id))") }

@@ -49,10 +49,48 @@ extension WalkCase {
     }
 }
 
+/// The last control state and CPU a ``GeneratedEngine`` ran a case on, with the pure functions of
+/// them it computed (the active format of a family, the prepared form of a format): consecutive
+/// cases of a sweep mostly share their state, so these are looked up again only when it changes.
+final class GeneratedStateMemo {
+    private var state = ControlState()
+    private var cpu = CPUConfiguration()
+    private var valid = false
+    private var active: [(family: PagingFamily, format: PagingFormatDescriptor?)] = []
+    private var prepared: [(format: String, prepared: PreparedFormat)] = []
+
+    /// Starts a case on `state` and `cpu`: forgets what was computed unless they are the last case's.
+    func begin(state: ControlState, cpu: CPUConfiguration) {
+        if valid && state == self.state && cpu == self.cpu { return }
+        self.state = state
+        self.cpu = cpu
+        valid = true
+        active.removeAll(keepingCapacity: true)
+        prepared.removeAll(keepingCapacity: true)
+    }
+
+    /// The active format of `family`, computed by `find` once per state.
+    func active(_ family: PagingFamily, _ find: () -> PagingFormatDescriptor?) -> PagingFormatDescriptor? {
+        if let hit = active.first(where: { $0.family == family }) { return hit.format }
+        let format = find()
+        active.append((family, format))
+        return format
+    }
+
+    /// The prepared form of `descriptor`, computed by `prepare` once per state.
+    func prepared(_ descriptor: PagingFormatDescriptor, _ prepare: () -> PreparedFormat) -> PreparedFormat {
+        if let hit = prepared.first(where: { $0.format == descriptor.name }) { return hit.prepared }
+        let made = prepare()
+        prepared.append((descriptor.name, made))
+        return made
+    }
+}
+
 /// Runs cases on the generated MMU (the build plugin's output).
 public struct GeneratedEngine: WalkEngine {
     public let specs: SpecSet
     let cache = PreparedFormatCache()
+    let memo = GeneratedStateMemo()
 
     /// Creates the engine.
     public init(specs: SpecSet) { self.specs = specs }
@@ -68,13 +106,16 @@ public struct GeneratedEngine: WalkEngine {
             return WalkResult(id: c.id, result: "invalid", fields: [("message", WalkResult.quote(WalkCase.unsupportedMessage(bad.bit, bad.feature)))])
         }
         let memory = SparseMemory(c.memory)
+        memo.begin(state: state, cpu: cpu)
         func active(_ family: PagingFamily) -> PagingFormatDescriptor? {
-            SpecFormats.all.first { f in
-                f.family == family && (f.enabledWhen.specialized { input in
-                    input.source == .control
-                        ? (state[index: Int(input.index)] >> UInt64(input.shift)) & ((1 << UInt64(input.width)) - 1)
-                        : (cpu.features[Int(input.index)] ? 1 : 0)
-                }.constantValue ?? false)
+            memo.active(family) {
+                SpecFormats.all.first { f in
+                    f.family == family && (f.enabledWhen.specialized { input in
+                        input.source == .control
+                            ? (state[index: Int(input.index)] >> UInt64(input.shift)) & ((1 << UInt64(input.width)) - 1)
+                            : (cpu.features[Int(input.index)] ? 1 : 0)
+                    }.constantValue ?? false)
+                }
             }
         }
         guard explain != nil else {
@@ -94,7 +135,7 @@ public struct GeneratedEngine: WalkEngine {
             guard let eptFormat = active(.ept) else {
                 return invalid(c, "ept.eptp: no EPT format of the specs accepts this EPTP's page-walk length")
             }
-            let prepared = cache.prepared(eptFormat, state: state, cpu: cpu)
+            let prepared = memo.prepared(eptFormat) { cache.prepared(eptFormat, state: state, cpu: cpu) }
             if let why = prepared.rootInvalid { return invalid(c, "ept.eptp: \(why) (VM entry would fail)") }
             eptPrepared = prepared
             tracer.note("EPT format \(eptFormat.name)")
@@ -119,7 +160,7 @@ public struct GeneratedEngine: WalkEngine {
         }
         tracer.describe(descriptor)
         tracer.note("format \(descriptor.name)")
-        let prepared = cache.prepared(descriptor, state: state, cpu: cpu)
+        let prepared = memo.prepared(descriptor) { cache.prepared(descriptor, state: state, cpu: cpu) }
         let access = Access(address: c.address, kind: kind, cpl: UInt8(c.cpl), implicit: c.implicit)
         let outcome: WalkOutcome
         if let ept = eptPrepared {
@@ -218,28 +259,31 @@ public struct ReferenceEngine: WalkEngine {
         let walker = self.walker
         let machine = ReferenceMachine(registers: c.machineRegisters(specs), features: c.features,
                                        maxPhysicalAddressBits: c.maxPhysicalAddressBits)
-        if let bad = walker.unsupportedControlBits(machine).first {
+        let controls = walker.controls(machine)
+        if let bad = walker.firstUnsupportedControlBit(controls) {
             return WalkResult(id: c.id, result: "invalid", fields: [("message", WalkResult.quote(WalkCase.unsupportedMessage(bad.0, bad.1)))])
         }
         let memory = ReferenceMemory(c.memory)
+        let explaining = explain != nil
         var stage2: ReferenceStage2?
         if c.ept != nil {
-            guard let ept = walker.activeFormat(machine, family: .ept) else {
+            guard let ept = walker.activePlan(controls, family: .ept) else {
                 return invalid(c, "ept.eptp: no EPT format of the specs accepts this EPTP's page-walk length")
             }
-            if let why = walker.rootInvalid(ept, machine: machine) { return invalid(c, "ept.eptp: \(why) (VM entry would fail)") }
-            stage2 = ReferenceStage2(ept: ept, walker: walker, machine: machine)
+            if let why = walker.rootInvalid(ept, controls) { return invalid(c, "ept.eptp: \(why) (VM entry would fail)") }
+            stage2 = ReferenceStage2(plan: ept, walker: walker, machine: machine, controls: controls)
         }
-        if c.guestPhysical, let s2 = stage2 {
+        if c.guestPhysical, let plan = stage2?.plan {
             var trace: [ReferenceStep] = []
             var reason = ""
             var access = ReferenceAccess(address: c.address, kind: c.kind, cpl: 0, implicit: false)
-            if c.user { access.attributes.insert(.guestUser) }
-            let outcome = walker.walk(s2.ept, machine: machine, access: access, memory: memory, trace: &trace, reason: &reason)
-            explainLines(&explain, s2.ept, trace, reason)
+            if c.user { access.mask.insert(.guestUser) }
+            let outcome = walker.walk(plan, controls, accessAddress: access.address, attributes: access.mask, memory: memory,
+                                      trace: &trace, reason: &reason, explaining: explaining)
+            if explaining { explainLines(&explain, plan.format, trace, reason) }
             return render(c, outcome, memory: memory, eptAddress: c.address)
         }
-        guard let format = walker.activeFormat(machine) else {
+        guard let plan = walker.activePlan(controls) else {
             explain?.append("paging is off: the linear address is the physical address")
             guard c.address >> 32 == 0 else { return invalid(c, "access.linear: paging is off, so the address must fit in 32 bits") }
             guard var s2 = stage2 else {
@@ -258,10 +302,10 @@ public struct ReferenceEngine: WalkEngine {
         }
         var trace: [ReferenceStep] = []
         var reason = ""
-        let outcome = walker.walk(format, machine: machine,
-                                  access: ReferenceAccess(address: c.address, kind: c.kind, cpl: c.cpl, implicit: c.implicit),
-                                  memory: memory, trace: &trace, reason: &reason, stage2: stage2)
-        explainLines(&explain, format, trace, reason)
+        let access = ReferenceAccess(address: c.address, kind: c.kind, cpl: c.cpl, implicit: c.implicit)
+        let outcome = walker.walk(plan, controls, accessAddress: access.address, attributes: access.mask, memory: memory,
+                                  trace: &trace, reason: &reason, explaining: explaining, stage2: stage2)
+        if explaining { explainLines(&explain, plan.format, trace, reason) }
         return render(c, outcome, memory: memory, eptAddress: 0)
     }
 

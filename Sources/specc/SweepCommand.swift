@@ -67,7 +67,7 @@ struct SweepCommand: ParsableCommand {
                         a.fields = []
                         b.fields = []
                     }
-                    if a.json != b.json { localDisagreements.append("\(walk.id ?? ""): generated \(a.json) reference \(b.json)") }
+                    if !a.same(as: b) { localDisagreements.append("\(walk.id ?? ""): generated \(a.json) reference \(b.json)") }
                     local += 1
                 }
                 lock.lock()
