@@ -365,9 +365,13 @@ public enum Walker {
                 continue
             }
             guard entry & level.pointee.reservedLeaf == 0 else { return nil }
-            if level.pointee.leafMisconfigured.kind != .never {
-                guard level.pointee.leafMisconfigured.kind != .table,
-                    !level.pointee.leafMisconfigured.holds(entry, { true }) else { return nil }
+            let leafMisconfigured = level.pointee.leafMisconfigured.kind
+            if leafMisconfigured == .lookup {
+                // EPT's memory-type check, tested directly (no jump through the kinds).
+                let test = level.pointee.leafMisconfigured
+                guard (test.truth &>> test.runs.gather(entry)) & 1 == 0 else { return nil }
+            } else if leafMisconfigured != .never {
+                guard leafMisconfigured != .table, !level.pointee.leafMisconfigured.holds(entry, { true }) else { return nil }
             }
             let rights = format.fold.rights(folded)
             var keyBits: UInt64 = 0
