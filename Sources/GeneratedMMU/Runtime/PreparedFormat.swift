@@ -187,8 +187,9 @@ public struct PreparedFormat: Sendable {
     /// The first level is loaded with the root (PAE PDPTEs).
     /// The accessed flag of every fast level (they share it; 0 when A/D flags are not maintained).
     @inlinable var fastAccessed: UInt64 { storage.fastAccessed }
-    /// Every level is fast, the permission maps apply, no leaf has address pieces and the root is
-    /// valid: ``Walker/quickTranslate(_:_:_:_:_:)`` can try the walk.
+    /// Every level is fast, the permission maps apply, no leaf has address pieces, the rights fold
+    /// keeps the accessed flag and the root is valid: ``Walker/quickTranslate(_:_:_:_:_:)`` can try
+    /// the walk.
     @inlinable var allFast: Bool { storage.allFast }
     /// Some level is loaded with the root.
     @inlinable var someLoadedWithRoot: Bool { storage.someLoadedWithRoot }
@@ -368,8 +369,11 @@ public struct PreparedFormat: Sendable {
         for i in prepared.indices where prepared[i].fast && prepared[i].accessedToSet != common { prepared[i].fast = false }
         storage.fastAccessed = common
         levels = prepared
+        // The shortest path reads the shared accessed flag from the rights fold, which keeps the
+        // entries' own bits wherever neither the NX-style inversion nor a level's neutral rights touch.
+        let accessedInFold = fold.denyXor & common == 0 && prepared.allSatisfy { $0.neutralRights & common == 0 }
         storage.allFast = !prepared.isEmpty && prepared.count <= 8 && prepared.allSatisfy { $0.fast && !$0.hasPieces }
-            && maps.usable && fold.usable && rootInvalid == nil
+            && maps.usable && fold.usable && rootInvalid == nil && accessedInFold
         let count = keyCount, table = keyBitsTable
         levelTable = LevelTable(levels, maps: maps, keyWidth: keyWidth) { isUser, key in
             key < count ? table[isUser * count + key] : 0

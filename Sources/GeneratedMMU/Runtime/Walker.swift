@@ -346,15 +346,14 @@ public enum Walker {
         let levelCount = format.levels.count
         let denyXor = format.fold.denyXor
         var table = format.root
+        // The fold also carries the AND of the entries' accessed flags (``PreparedFormat/allFast``).
         var folded: UInt64 = ~0
-        var fastAnd: UInt64 = ~0
         var depth = 0
         while true {
             let level = levels + depth
             let index = (address &>> level.pointee.indexShift) & level.pointee.indexMask
             guard let entry = space.quickEntry(table &+ index &<< 3) else { return nil }
             folded &= (entry ^ denyXor) | level.pointee.neutralRights
-            fastAnd &= entry
             let i = level.pointee.entryClass.index(entry)
             guard (level.pointee.entryClass.stop &>> i) & 1 == 0 else { return nil }
             if (level.pointee.entryClass.leaf &>> i) & 1 == 0 {
@@ -381,7 +380,7 @@ public enum Walker {
                     pageIsUserRight: format.pageIsUserRight)
             }
             guard (faultMap &>> (UInt64(rights) | keyBits &<< format.maps.keyShift)) & 1 == 0 else { return nil }
-            guard (~fastAnd & format.fastAccessed) | (isWrite ? ~entry & level.pointee.dirtyToSet : 0) == 0 else {
+            guard (~folded & format.fastAccessed) | (isWrite ? ~entry & level.pointee.dirtyToSet : 0) == 0 else {
                 return nil
             }
             let pageMask = level.pointee.pageMask
