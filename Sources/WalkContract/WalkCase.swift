@@ -4,20 +4,32 @@ import SpecParser
 
 /// A walk case of the contract (`shared/contracts/walk-case.md`), parsed and checked.
 public struct WalkCase {
+    /// The case's `id`, echoed in its result.
     public var id: String?
+    /// MAXPHYADDR, from `maxphyaddr` or the CPU model (32...52).
     public var maxPhysicalAddressBits: Int
+    /// CPUID features the CPU has, from `features` or the CPU model.
     public var features: Set<String>
     /// Register values by spec register name (`CR0`, `EFER`, `EPTP`, …).
     public var registers: [String: UInt64]
+    /// The EPT context (EPTP and mode-based execute control), for cases that walk through EPT.
     public var ept: (eptp: UInt64, modeBasedExecute: Bool)?
+    /// Physical memory as 8-byte words by 8-aligned address; other words read as zero.
     public var memory: [UInt64: UInt64]
+    /// The accessed address: linear, or guest-physical when `guestPhysical`.
     public var address: UInt64
+    /// Whether `address` is guest-physical (an EPT-only walk) rather than linear.
     public var guestPhysical: Bool
+    /// The access type: `read`, `write` or `fetch`.
     public var kind: String
+    /// Current privilege level of a linear access (0...3; 3 is user mode).
     public var cpl: Int
+    /// Whether a linear access is an implicit supervisor access (to a descriptor table, say).
     public var implicit: Bool
+    /// For a guest-physical access: whether the guest page is a user page (EPT advanced information).
     public var user: Bool
 
+    /// A case that breaks the contract: its id and what is wrong.
     public struct Invalid: Error {
         var id: String?
         var message: String
@@ -43,7 +55,9 @@ public struct WalkCase {
         self.user = user
     }
 
+    /// The `regs` keys every case must give.
     public static let requiredRegisters = ["cr0", "cr3", "cr4", "efer"]
+    /// The `regs` keys a case may give.
     public static let optionalRegisters = ["rflags", "pkru", "ia32_pkrs"]
 
     /// A JSON boolean (not a number that happens to be 0 or 1).
@@ -54,6 +68,7 @@ public struct WalkCase {
         return b
     }
 
+    /// A contract number (JSON unsigned integer or `"0x…"` hex string); throws ``Invalid`` naming `what`.
     public static func number(_ value: Any?, _ what: String, id: String?) throws -> UInt64 {
         if let s = value as? String {
             let t = s.lowercased()
@@ -187,8 +202,11 @@ public struct WalkCase {
 
 /// A walk result in the contract's JSON form, with keys in the contract's order.
 public struct WalkResult {
+    /// The case's id, echoed.
     public var id: String?
+    /// The outcome: `ok`, `page-fault`, `ept-violation`, `ept-misconfiguration`, … or `invalid`.
     public var result: String
+    /// The outcome's fields in contract order, as (key, JSON text) pairs.
     public var fields: [(String, String)] = []
 
     /// Creates a result; `fields` values are JSON text.
@@ -198,8 +216,10 @@ public struct WalkResult {
         self.fields = fields
     }
 
+    /// `v` as a JSON hex string (`"0x1f"`).
     public static func hex(_ v: UInt64) -> String { "\"0x\(String(v, radix: 16))\"" }
 
+    /// Walker writes as a JSON object from hex address to hex value, in address order.
     public static func writes(_ w: [UInt64: UInt64]) -> String {
         "{" + w.keys.sorted().map { "\(hex($0)): \(hex(w[$0] ?? 0))" }.joined(separator: ", ") + "}"
     }
@@ -231,6 +251,7 @@ public struct WalkResult {
             && zip(fields, other.fields).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
     }
 
+    /// The result as one line of JSON, keys in the contract's order.
     public var json: String {
         var parts: [String] = []
         if let id { parts.append("\"id\": \(Self.quote(id))") }

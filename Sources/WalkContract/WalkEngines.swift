@@ -12,14 +12,17 @@ public protocol WalkEngine {
 /// The capabilities the contract's CPU has for EPT cases: execute-only pages, 1 GiB and 2 MiB EPT
 /// pages, both page-walk lengths, UC and WB, EPT A/D and advanced VM-exit information.
 public enum ContractEPTCapabilities {
+    /// The IA32_VMX_EPT_VPID_CAP fields the contract's CPU reports.
     public static let fields = ["execute-only", "page-walk-4", "page-walk-5", "UC", "WB", "pde-2m", "pdpte-1g",
                          "accessed-dirty", "advanced-exit-info", "INVEPT", "invept-single-context", "invept-all-context"]
 
+    /// IA32_VMX_EPT_VPID_CAP with every field of `fields` set, or 0 if the specs lack the register.
     public static func value(_ specs: SpecSet) -> UInt64 {
         guard let cap = specs.register("IA32_VMX_EPT_VPID_CAP") else { return 0 }
         return fields.reduce(0) { $0 | (cap.field($1)?.bits.mask ?? 0) }
     }
 
+    /// Secondary VM-execution controls: enable EPT, plus mode-based execute control if asked.
     public static func secondaryControls(_ specs: SpecSet, modeBasedExecute: Bool) -> UInt64 {
         guard let reg = specs.register("SECONDARY_CONTROLS") else { return 0 }
         var v = reg.field("enable-ept")?.bits.mask ?? 0
@@ -88,6 +91,7 @@ final class GeneratedStateMemo {
 
 /// Runs cases on the generated MMU (the build plugin's output).
 public struct GeneratedEngine: WalkEngine {
+    /// The specs, for the EPT context registers a case implies.
     public let specs: SpecSet
     let cache = PreparedFormatCache()
     let memo = GeneratedStateMemo()
@@ -95,6 +99,7 @@ public struct GeneratedEngine: WalkEngine {
     /// Creates the engine.
     public init(specs: SpecSet) { self.specs = specs }
 
+    /// Runs `c` on the generated walker; `explain`, when non-nil, receives the walk's trace.
     public func run(_ c: WalkCase, explain: inout [String]?) -> WalkResult {
         var state = ControlState()
         for (name, value) in c.machineRegisters(specs) {
@@ -175,6 +180,7 @@ public struct GeneratedEngine: WalkEngine {
         WalkResult(id: c.id, result: "invalid", fields: [("message", WalkResult.quote(message))])
     }
 
+    /// A walk outcome in the contract's result form (ok, page fault, EPT violation or misconfiguration, …).
     public static func result(_ id: String?, _ outcome: WalkOutcome, family: PagingFamily, memory: SparseMemory, guestPhysical: UInt64 = 0) -> WalkResult {
         switch outcome {
         case .translation(let t):
@@ -223,12 +229,15 @@ extension NoTracer: ExplainingTracer {
 
 /// Records a walk as readable lines.
 public struct ExplainTracer: ExplainingTracer {
+    /// The recorded trace lines.
     public var lines: [String] = []
+    /// The format being walked, whose levels name the traced entries.
     public var format: PagingFormatDescriptor?
 
     /// Creates an empty tracer.
     public init() {}
 
+    /// Records the entry read at `level`: table, index, entry address, value and its decoded fields.
     public mutating func entry(level: Int, tableAddress: UInt64, index: UInt64, address: UInt64, value: UInt64) {
         guard let l = format?.levels[level] else { return }
         let fields = l.fields.reversed().map { f -> String in
@@ -239,13 +248,17 @@ public struct ExplainTracer: ExplainingTracer {
         lines.append("    " + fields.joined(separator: " "))
     }
 
+    /// Records why the walk ended.
     public mutating func end(_ reason: String) { lines.append("end: \(reason)") }
+    /// Records a free-form line.
     public mutating func note(_ line: String) { lines.append(line) }
+    /// Sets the format whose levels the following entries belong to.
     public mutating func describe(_ format: PagingFormatDescriptor) { self.format = format }
 }
 
 /// Runs cases on the reference interpreter.
 public struct ReferenceEngine: WalkEngine {
+    /// The specs the reference interpreter walks.
     public let specs: SpecSet
     let walker: ReferenceWalker
 
@@ -255,6 +268,7 @@ public struct ReferenceEngine: WalkEngine {
         walker = ReferenceWalker(specs: specs)
     }
 
+    /// Runs `c` on the reference interpreter; `explain`, when non-nil, receives the walk's trace.
     public func run(_ c: WalkCase, explain: inout [String]?) -> WalkResult {
         let walker = self.walker
         let machine = ReferenceMachine(registers: c.machineRegisters(specs), features: c.features,

@@ -177,8 +177,12 @@ public final class GuestFixture: @unchecked Sendable {
         let (state, cpu) = machine(registers)
         prepared = PreparedFormat(activeFormat(.guest, state, cpu), state: state, cpu: cpu)
         cmmu = .allocate(capacity: 1)
-        let r = registers
-        cw_guest_init(cmmu, r["CR0"]!, r["CR3"]!, r["CR4"]!, r["EFER"]!, r["RFLAGS"]!, UInt32(r["PKRU"]!), 0,
+        let known = registers
+        func r(_ name: String) -> UInt64 {
+            guard let value = known[name] else { preconditionFailure("register \(name) missing from the fixture") }
+            return value
+        }
+        cw_guest_init(cmmu, r("CR0"), r("CR3"), r("CR4"), r("EFER"), r("RFLAGS"), UInt32(r("PKRU")), 0,
                       UInt32(FixtureShape.maxPhysicalAddressBits), true)
         var list: [Access] = []
         var classes: [UInt32] = []
@@ -204,6 +208,7 @@ public final class NestedFixture: @unchecked Sendable {
     public let guest: PreparedFormat
     /// C walker states.
     public let cept: UnsafeMutablePointer<cw_ept_mmu>
+    /// The C guest walker's state.
     public let cguest: UnsafeMutablePointer<cw_guest_mmu>
     /// Guest-physical accesses (EPT walks).
     public let eptAccesses: AccessList
@@ -263,8 +268,12 @@ public final class NestedFixture: @unchecked Sendable {
         cept = .allocate(capacity: 1)
         cw_ept_init(cept, eptp, UInt32(FixtureShape.maxPhysicalAddressBits), true, true, true, false)
         cguest = .allocate(capacity: 1)
-        let r = registers
-        cw_guest_init(cguest, r["CR0"]!, r["CR3"]!, r["CR4"]!, r["EFER"]!, r["RFLAGS"]!, UInt32(r["PKRU"]!), 0,
+        let known = registers
+        func r(_ name: String) -> UInt64 {
+            guard let value = known[name] else { preconditionFailure("register \(name) missing from the fixture") }
+            return value
+        }
+        cw_guest_init(cguest, r("CR0"), r("CR3"), r("CR4"), r("EFER"), r("RFLAGS"), UInt32(r("PKRU")), 0,
                       UInt32(FixtureShape.maxPhysicalAddressBits), true)
         var eptList: [Access] = []
         var eptClasses: [UInt32] = []

@@ -14,6 +14,7 @@ public struct Lowering {
         /// A name did not resolve (validation should have caught it).
         case unresolved(String, SourceLocation)
 
+        /// The failure as a compiler-style `file:line: error:` message.
         public var description: String {
             switch self {
             case .tooManyInputs(let text, let at, let n):

@@ -4,6 +4,7 @@
 /// supervisor accesses; for EPT (Vol. 3C Table 28-7), whether a guest linear address was
 /// translated and whether this is the final translation or a guest paging-structure access.
 public struct AccessAttributes: OptionSet, Sendable, Hashable {
+    /// The raw attribute bits.
     public let rawValue: UInt32
     /// Creates attributes from raw bits.
     @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }

@@ -49,6 +49,7 @@ public struct DirectSpace<M: PhysicalMemory>: EntrySpace {
     /// Wraps `memory`.
     @inlinable public init(_ memory: M) { self.memory = memory }
 
+    /// Loads the 4- or 8-byte entry at physical `address`; stops the walk when it is outside memory.
     @inlinable
     public func readEntry(_ address: UInt64, bytes: UInt64) -> EntryRead {
         if bytes == 8 {
@@ -59,6 +60,7 @@ public struct DirectSpace<M: PhysicalMemory>: EntrySpace {
         return .value(UInt64(v))
     }
 
+    /// Reads the entry like any other: without a second stage, root-loaded entries need nothing more.
     @inlinable
     public func readRootEntry(_ address: UInt64, base: UInt64, bytes: UInt64) -> EntryRead {
         readEntry(address, bytes: bytes)
@@ -68,6 +70,7 @@ public struct DirectSpace<M: PhysicalMemory>: EntrySpace {
     @inlinable
     public func quickEntry(_ address: UInt64) -> UInt64? { memory.load64(address) }
 
+    /// Compare-exchanges the entry in physical memory: `.stored`, or `.changed` if another writer won.
     @inlinable
     public func updateEntry(_ address: UInt64, bytes: UInt64, expected: UInt64, desired: UInt64) -> EntryUpdate {
         let ok = bytes == 8
@@ -77,6 +80,7 @@ public struct DirectSpace<M: PhysicalMemory>: EntrySpace {
         return ok ? .stored : .changed
     }
 
+    /// The translation unchanged: the walk's output is already a physical address.
     @inlinable
     public func translateFinal(_ translation: Translation, attributes: AccessAttributes) -> WalkOutcome {
         .translation(translation)
@@ -133,6 +137,7 @@ public struct NestedSpace<M: PhysicalMemory>: EntrySpace {
         }
     }
 
+    /// Translates guest-physical `address` through EPT as a paging-structure read, then loads the entry.
     @inlinable
     public func readEntry(_ address: UInt64, bytes: UInt64) -> EntryRead {
         if let t = Walker.quickTranslate(ept, address, structureReadMap, isWrite: structureRead.contains(.write),
@@ -169,6 +174,7 @@ public struct NestedSpace<M: PhysicalMemory>: EntrySpace {
         }
     }
 
+    /// Sets guest A/D flags: an EPT-translated read-modify-write of the entry, then a compare-exchange.
     @inlinable
     public func updateEntry(_ address: UInt64, bytes: UInt64, expected: UInt64, desired: UInt64) -> EntryUpdate {
         // Setting a guest A/D flag is a read-modify-write of the guest paging structure.
@@ -180,6 +186,7 @@ public struct NestedSpace<M: PhysicalMemory>: EntrySpace {
         }
     }
 
+    /// Translates the guest walk's output through EPT as the final access, keeping the smaller page size.
     @inlinable
     public func translateFinal(_ translation: Translation, attributes: AccessAttributes) -> WalkOutcome {
         let i = finals.index(attributes, rights: translation.rights)

@@ -37,24 +37,28 @@ public struct FlatMemory: PhysicalMemory, @unchecked Sendable {
         limit32 = size >= 4 ? UInt64(size) - 3 : 0
     }
 
+    /// The 8-byte little-endian word at `address`, or nil outside the buffer.
     @inlinable
     public func load64(_ address: UInt64) -> UInt64? {
         guard address < limit64 else { return nil }
         return UInt64(littleEndian: specc_load64(base + Int(bitPattern: UInt(address))))
     }
 
+    /// The 4-byte little-endian word at `address`, or nil outside the buffer.
     @inlinable
     public func load32(_ address: UInt64) -> UInt32? {
         guard address < limit32 else { return nil }
         return UInt32(littleEndian: specc_load32(base + Int(bitPattern: UInt(address))))
     }
 
+    /// Atomically replaces the 8-byte `expected` with `desired`; false if it had changed or is outside.
     @inlinable
     public func compareExchange64(_ address: UInt64, expected: UInt64, desired: UInt64) -> Bool {
         guard address < limit64 else { return false }
         return specc_cas64(base + Int(bitPattern: UInt(address)), expected.littleEndian, desired.littleEndian)
     }
 
+    /// Atomically replaces the 4-byte `expected` with `desired`; false if it had changed or is outside.
     @inlinable
     public func compareExchange32(_ address: UInt64, expected: UInt32, desired: UInt32) -> Bool {
         guard address < limit32 else { return false }
@@ -73,13 +77,16 @@ public final class SparseMemory: PhysicalMemory {
     /// Creates a memory holding `words`.
     public init(_ words: [UInt64: UInt64] = [:]) { self.words = words }
 
+    /// The word at `address` rounded down to 8 bytes; absent words read as zero.
     public func load64(_ address: UInt64) -> UInt64? { words[address & ~7] ?? 0 }
 
+    /// The 4-byte half (by bit 2) of the word at `address`; absent words read as zero.
     public func load32(_ address: UInt64) -> UInt32? {
         let word = words[address & ~7] ?? 0
         return UInt32(truncatingIfNeeded: word >> ((address & 4) * 8))
     }
 
+    /// Replaces the 8-byte `expected` with `desired` and records the write; false if the word differs.
     public func compareExchange64(_ address: UInt64, expected: UInt64, desired: UInt64) -> Bool {
         let a = address & ~7
         guard (words[a] ?? 0) == expected else { return false }
@@ -88,6 +95,7 @@ public final class SparseMemory: PhysicalMemory {
         return true
     }
 
+    /// Replaces the 4-byte `expected` with `desired` and records the word; false if it differs.
     public func compareExchange32(_ address: UInt64, expected: UInt32, desired: UInt32) -> Bool {
         let a = address & ~7
         let shift = (address & 4) * 8
