@@ -78,7 +78,8 @@ final class LevelPlan {
     let indexLow: UInt64
     let indexWidth: UInt64
 
-    init(_ level: PagingLevel, layout: EntryLayout, format: PagingFormat, rightIndex: [String: Int], _ r: SpecResolver) {
+    init(_ level: PagingLevel, layout: EntryLayout, format: PagingFormat, rightIndex: [String: Int], _ r: SpecResolver)
+    {
         self.level = level
         self.layout = LayoutPlan(layout)
         func entryRule(_ rule: Rule) -> ResolvedRule {
@@ -212,7 +213,9 @@ package final class FormatPlan {
             return factIndex.count - 1
         }
         func access(_ name: String) -> ResolvedRule.Node? {
-            guard name.hasPrefix("access."), let a = AccessAttribute(rawValue: String(name.dropFirst(7))) else { return nil }
+            guard name.hasPrefix("access."), let a = AccessAttribute(rawValue: String(name.dropFirst(7))) else {
+                return nil
+            }
             return .access(AccessMask(a))
         }
         let reportRegister = r.registersByName[format.report.register.value]
@@ -268,8 +271,9 @@ package final class FormatPlan {
         }
         hasLayout = true
         levels = format.levels.map { level in
-            LevelPlan(level, layout: level.entryLayout.flatMap { r.layoutsByName[$0] } ?? defaultLayout, format: format,
-                      rightIndex: rightIndex, r)
+            LevelPlan(
+                level, layout: level.entryLayout.flatMap { r.layoutsByName[$0] } ?? defaultLayout, format: format,
+                rightIndex: rightIndex, r)
         }
     }
 }
@@ -330,7 +334,8 @@ final class SpecResolver {
         if let reg = registersByName[name] {
             for field in reg.fields where field.name.hasPrefix("AD") {
                 guard let n = Int(field.name.dropFirst(2)), n >= 0, n < 4096, "AD\(n)" == field.name,
-                      let ad = reg.field("AD\(n)"), let wd = reg.field("WD\(n)") else { continue }
+                    let ad = reg.field("AD\(n)"), let wd = reg.field("WD\(n)")
+                else { continue }
                 while keys.count <= n { keys.append(nil) }
                 keys[n] = (ad.bits.mask, wd.bits.mask)
             }

@@ -89,7 +89,6 @@ public enum ReferenceOutcome: Sendable, Equatable {
     case nestedFault(kind: String, report: UInt64, guestPhysical: UInt64)
 }
 
-
 /// The second translation stage of nested paging: guest-physical addresses through an EPT format.
 public struct ReferenceStage2 {
     /// The EPT format.
@@ -147,8 +146,9 @@ public struct ReferenceStage2 {
     {
         var trace: [ReferenceStep] = []
         var reason = ""
-        lastOutcome = resolvedWalker.walk(plan, controls, accessAddress: address, attributes: attributes.union(.supervisor),
-                                          memory: memory, trace: &trace, reason: &reason, explaining: false)
+        lastOutcome = resolvedWalker.walk(
+            plan, controls, accessAddress: address, attributes: attributes.union(.supervisor),
+            memory: memory, trace: &trace, reason: &reason, explaining: false)
         if case .translation(let p, let size, _) = lastOutcome { return (p, size) }
         return nil
     }
@@ -203,7 +203,9 @@ public final class ReferenceWalker: @unchecked Sendable {
         for r in specs.registers {
             let register = resolver.register(r.name)
             for f in r.fields {
-                if let req = f.requires { gates.append((register, f.bits.mask, resolver.feature(req.value), "\(r.name).\(f.name)", req.value)) }
+                if let req = f.requires {
+                    gates.append((register, f.bits.mask, resolver.feature(req.value), "\(r.name).\(f.name)", req.value))
+                }
             }
         }
         featureGates = gates
@@ -236,7 +238,8 @@ public final class ReferenceWalker: @unchecked Sendable {
         } else {
             for (i, name) in resolver.featureNames.enumerated() { features[i] = machine.features.contains(name) }
         }
-        return ReferenceControls(registers: registers, features: features, maxPhysicalAddressBits: machine.maxPhysicalAddressBits)
+        return ReferenceControls(
+            registers: registers, features: features, maxPhysicalAddressBits: machine.maxPhysicalAddressBits)
     }
 
     /// The guest-paging format enabled by the machine's control registers, if paging is on.
@@ -290,7 +293,9 @@ public final class ReferenceWalker: @unchecked Sendable {
     }
 
     /// Builds the fault report (error code or exit qualification) from the format's report rules.
-    func faultReport(_ plan: FormatPlan, _ inputs: RuleInputs, facts: [Int], level: Int, kind: String) -> ReferenceOutcome {
+    func faultReport(_ plan: FormatPlan, _ inputs: RuleInputs, facts: [Int], level: Int, kind: String)
+        -> ReferenceOutcome
+    {
         var inputs = inputs
         inputs.facts = facts
         var value: UInt64 = 0
@@ -299,19 +304,24 @@ public final class ReferenceWalker: @unchecked Sendable {
     }
 
     /// Walks `access` through `format`.
-    public func walk(_ format: PagingFormat, machine: ReferenceMachine, access: ReferenceAccess,
-                     memory: ReferenceMemory, trace: inout [ReferenceStep], reason: inout String,
-                     stage2: ReferenceStage2? = nil) -> ReferenceOutcome {
+    public func walk(
+        _ format: PagingFormat, machine: ReferenceMachine, access: ReferenceAccess,
+        memory: ReferenceMemory, trace: inout [ReferenceStep], reason: inout String,
+        stage2: ReferenceStage2? = nil
+    ) -> ReferenceOutcome {
         let (walker, plan) = resolved(format)
-        return walker.walk(plan, walker.controls(machine), accessAddress: access.address, attributes: access.mask,
-                           memory: memory, trace: &trace, reason: &reason, explaining: true, stage2: stage2)
+        return walker.walk(
+            plan, walker.controls(machine), accessAddress: access.address, attributes: access.mask,
+            memory: memory, trace: &trace, reason: &reason, explaining: true, stage2: stage2)
     }
 
     /// Walks an access to `accessAddress` with `attributes` through a format this walker resolved,
     /// with `controls` from ``controls(_:)``. The trace and the reason are recorded only when `explaining`.
-    package func walk(_ plan: FormatPlan, _ controls: ReferenceControls, accessAddress: UInt64, attributes: AccessMask,
-                      memory: ReferenceMemory, trace: inout [ReferenceStep], reason: inout String, explaining: Bool,
-                      stage2: ReferenceStage2? = nil) -> ReferenceOutcome {
+    package func walk(
+        _ plan: FormatPlan, _ controls: ReferenceControls, accessAddress: UInt64, attributes: AccessMask,
+        memory: ReferenceMemory, trace: inout [ReferenceStep], reason: inout String, explaining: Bool,
+        stage2: ReferenceStage2? = nil
+    ) -> ReferenceOutcome {
         var stage2 = stage2
         /// Records why the walk ended, for `--explain`.
         func because(_ text: @autoclosure () -> String) {
@@ -321,7 +331,8 @@ public final class ReferenceWalker: @unchecked Sendable {
         func nested(_ address: UInt64) -> ReferenceOutcome {
             switch stage2?.lastOutcome {
             case .fault(let kind, let report, _)?:
-                return .nestedFault(kind: kind == "reserved" ? "misconfiguration" : kind, report: report, guestPhysical: address)
+                return .nestedFault(
+                    kind: kind == "reserved" ? "misconfiguration" : kind, report: report, guestPhysical: address)
             case .some(let other): return other
             case nil: return .invalidState("no second stage")
             }
@@ -340,8 +351,9 @@ public final class ReferenceWalker: @unchecked Sendable {
             return .success(memory.read(t.physical, bytes: bytes))
         }
         // What the rules read: the control state, the access, and (below) the entry, rights and key.
-        var inputs = RuleInputs(controls: controls, access: attributes,
-                                rights: [Bool](repeating: true, count: plan.rightCount))
+        var inputs = RuleInputs(
+            controls: controls, access: attributes,
+            rights: [Bool](repeating: true, count: plan.rightCount))
         // Step 1: the address width.
         let bits = plan.addressBits
         if bits < 64 {
@@ -358,7 +370,8 @@ public final class ReferenceWalker: @unchecked Sendable {
                     inputs.rights = [Bool](repeating: false, count: plan.rightCount)
                     return faultReport(plan, inputs, facts: plan.notPresentFacts, level: 0, kind: "not-present")
                 }
-                return .invalidState("address 0x\(String(accessAddress, radix: 16)) is wider than the format's \(bits) bits")
+                return .invalidState(
+                    "address 0x\(String(accessAddress, radix: 16)) is wider than the format's \(bits) bits")
             }
         }
         guard plan.hasLayout else { return .invalidState("no layout") }
@@ -376,7 +389,8 @@ public final class ReferenceWalker: @unchecked Sendable {
             if var s2 = stage2 {
                 guard let t = s2.translate(root, [.read, .data] as AccessMask, memory: memory) else {
                     stage2 = s2
-                    because("the EPT translation of the \(first.level.name) table at 0x\(String(root, radix: 16)) failed")
+                    because(
+                        "the EPT translation of the \(first.level.name) table at 0x\(String(root, radix: 16)) failed")
                     return nested(root)
                 }
                 stage2 = s2
@@ -388,8 +402,12 @@ public final class ReferenceWalker: @unchecked Sendable {
                 rootEntries.append(entry)
                 inputs.entry = entry
                 if first.present.holds(inputs) && entry & mask != 0 {
-                    because("\(first.level.name) \(i) has reserved bits set: loading \(plan.rootRegisterName) would raise #GP")
-                    return .invalidState("\(first.level.name) \(i) at 0x\(String(address, radix: 16)) has reserved bits 0x\(String(entry & mask, radix: 16)) set; loading \(plan.rootRegisterName) would raise #GP")
+                    because(
+                        "\(first.level.name) \(i) has reserved bits set: loading \(plan.rootRegisterName) would raise #GP"
+                    )
+                    return .invalidState(
+                        "\(first.level.name) \(i) at 0x\(String(address, radix: 16)) has reserved bits 0x\(String(entry & mask, radix: 16)) set; loading \(plan.rootRegisterName) would raise #GP"
+                    )
                 }
             }
         }
@@ -401,16 +419,21 @@ public final class ReferenceWalker: @unchecked Sendable {
             let index = (accessAddress >> level.indexLow) & ((UInt64(1) << level.indexWidth) - 1)
             let address = table + index * UInt64(layout.size)
             let entry: UInt64
-            switch level.level.loadedWithRoot && Int(index) < rootEntries.count ? .success(rootEntries[Int(index)]) : readEntry(address, bytes: layout.size) {
+            switch level.level.loadedWithRoot && Int(index) < rootEntries.count
+                ? .success(rootEntries[Int(index)]) : readEntry(address, bytes: layout.size)
+            {
             case .success(let v): entry = v
             case .failure(let stop):
-                because("the EPT translation of \(level.level.name)'s guest-physical address 0x\(String(address, radix: 16)) failed")
+                because(
+                    "the EPT translation of \(level.level.name)'s guest-physical address 0x\(String(address, radix: 16)) failed"
+                )
                 return stop.outcome
             }
             if explaining {
-                trace.append(ReferenceStep(
-                    level: level.level.name, tableAddress: table, index: index, entryAddress: address, entry: entry,
-                    fields: layout.layout.fields.map { ($0.name, (entry & $0.bits.mask) >> UInt64($0.bits.low)) }))
+                trace.append(
+                    ReferenceStep(
+                        level: level.level.name, tableAddress: table, index: index, entryAddress: address, entry: entry,
+                        fields: layout.layout.fields.map { ($0.name, (entry & $0.bits.mask) >> UInt64($0.bits.low)) }))
             }
             inputs.entry = entry
             // Rights fold over every entry read, the one that ends the walk included.
@@ -427,7 +450,8 @@ public final class ReferenceWalker: @unchecked Sendable {
                 return .fault(kind: "misconfiguration", report: 0, level: depth)
             }
             let isLeaf = depth == plan.levels.count - 1 || (level.leafWhen?.holds(inputs) ?? false)
-            var reserved = ResolvedReserved.mask(isLeaf ? level.leafReserved : level.tableReserved, inputs, physicalBits: physicalBits)
+            var reserved = ResolvedReserved.mask(
+                isLeaf ? level.leafReserved : level.tableReserved, inputs, physicalBits: physicalBits)
             if isLeaf {
                 for p in level.leafAddress {
                     if let req = p.requires, !controls.features[req] {
@@ -457,7 +481,8 @@ public final class ReferenceWalker: @unchecked Sendable {
                 let key = (entry & keyField.mask) >> keyField.shift
                 let pageIsUser = plan.pageIsUserRight.map { inputs.rights[$0] } ?? false
                 if let keys = pageIsUser ? plan.userKeys : plan.supervisorKeys,
-                   key < UInt64(keys.keys.count), let k = keys.keys[Int(key)] {
+                    key < UInt64(keys.keys.count), let k = keys.keys[Int(key)]
+                {
                     let registerValue = controls.registers[keys.register]
                     inputs.keyAccessDisable = registerValue & k.accessDisable != 0
                     inputs.keyWriteDisable = registerValue & k.writeDisable != 0
@@ -493,7 +518,9 @@ public final class ReferenceWalker: @unchecked Sendable {
                 finalAccess.formUnion(attributes.intersection([.read, .write, .fetch, .data]))
                 if plan.userRight.map({ inputs.rights[$0] }) ?? true { finalAccess.insert(.guestUser) }
                 if plan.writableRight.map({ inputs.rights[$0] }) ?? true { finalAccess.insert(.guestWritable) }
-                if !(plan.executableRight.map({ inputs.rights[$0] }) ?? true) { finalAccess.insert(.guestExecuteDisabled) }
+                if !(plan.executableRight.map({ inputs.rights[$0] }) ?? true) {
+                    finalAccess.insert(.guestExecuteDisabled)
+                }
                 guard let t = s2.translate(physical, finalAccess, memory: memory) else {
                     stage2 = s2
                     because("the EPT translation of the guest-physical address 0x\(String(physical, radix: 16)) failed")
@@ -512,9 +539,14 @@ public final class ReferenceWalker: @unchecked Sendable {
                     var target = u.address
                     if var s2 = stage2 {
                         // Setting a guest A/D flag is a read-modify-write of the guest paging structure.
-                        guard let t = s2.translate(u.address, [.read, .write, .data, .linearValid] as AccessMask, memory: memory) else {
+                        guard
+                            let t = s2.translate(
+                                u.address, [.read, .write, .data, .linearValid] as AccessMask, memory: memory)
+                        else {
                             stage2 = s2
-                            because("setting the accessed/dirty flags of \(u.level.level.name) needs EPT write access, which faulted")
+                            because(
+                                "setting the accessed/dirty flags of \(u.level.level.name) needs EPT write access, which faulted"
+                            )
                             return nested(u.address)
                         }
                         stage2 = s2

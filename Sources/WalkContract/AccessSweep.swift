@@ -125,10 +125,11 @@ public struct AccessSweep: Sendable {
         return WalkCase(
             id: "sweep-\(levels)-\(String(c, radix: 16))", maxPhysicalAddressBits: maxPhysicalAddressBits,
             features: Self.features,
-            registers: ["CR0": cr0, "CR3": tables[0], "CR4": cr4, "EFER": efer, "RFLAGS": h(.rflagsAC) ? 0x40002 : 2,
-                        "PKRU": pkru],
+            registers: [
+                "CR0": cr0, "CR3": tables[0], "CR4": cr4, "EFER": efer, "RFLAGS": h(.rflagsAC) ? 0x40002 : 2,
+                "PKRU": pkru,
+            ],
             ept: nil, memory: memory, address: canonical, guestPhysical: false, kind: kind,
             cpl: h(.accessUser) ? 3 : 0, implicit: false, user: false)
     }
 }
-

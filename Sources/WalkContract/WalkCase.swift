@@ -1,7 +1,6 @@
 import Foundation
 import SpecParser
 
-
 /// A walk case of the contract (`shared/contracts/walk-case.md`), parsed and checked.
 public struct WalkCase {
     /// The case's `id`, echoed in its result.
@@ -62,7 +61,9 @@ public struct WalkCase {
 
     /// A JSON boolean (not a number that happens to be 0 or 1).
     static func boolean(_ value: Any, _ what: String, id: String?) throws -> Bool {
-        guard let b = value as? Bool, String(describing: type(of: value)).contains("Boolean") || value is Bool && !(value is NSNumber) else {
+        guard let b = value as? Bool,
+            String(describing: type(of: value)).contains("Boolean") || value is Bool && !(value is NSNumber)
+        else {
             throw Invalid(id: id, message: "\(what) must be true or false")
         }
         return b
@@ -82,7 +83,8 @@ public struct WalkCase {
             }
             let d = n.doubleValue
             let type = String(cString: n.objCType)
-            guard d >= 0, d == d.rounded(), d < 18_446_744_073_709_551_616, type != "d" || d < 9_007_199_254_740_992 else {
+            guard d >= 0, d == d.rounded(), d < 18_446_744_073_709_551_616, type != "d" || d < 9_007_199_254_740_992
+            else {
                 throw Invalid(id: id, message: "\(what): \(n) is not an unsigned 64-bit integer")
             }
             return n.uint64Value
@@ -95,7 +97,11 @@ public struct WalkCase {
         guard let o = object as? [String: Any] else { throw Invalid(id: nil, message: "a case must be a JSON object") }
         var id: String?
         if let v = o["id"] {
-            if let s = v as? String { id = s } else if let n = v as? NSNumber { id = n.stringValue } else {
+            if let s = v as? String {
+                id = s
+            } else if let n = v as? NSNumber {
+                id = n.stringValue
+            } else {
                 throw Invalid(id: nil, message: "id must be a string")
             }
         }
@@ -115,21 +121,29 @@ public struct WalkCase {
             guard (32...52).contains(v) else { throw Invalid(id: id, message: "maxphyaddr: \(v) is outside 32...52") }
             maxphyaddr = Int(v)
         }
-        guard let phys = maxphyaddr else { throw Invalid(id: id, message: "maxphyaddr is missing (and no cpu model given)") }
+        guard let phys = maxphyaddr else {
+            throw Invalid(id: id, message: "maxphyaddr is missing (and no cpu model given)")
+        }
         if let f = o["features"] {
             guard let list = f as? [Any] else { throw Invalid(id: id, message: "features must be a list of names") }
             features = []
             for item in list {
-                guard let name = item as? String else { throw Invalid(id: id, message: "features must be a list of names") }
+                guard let name = item as? String else {
+                    throw Invalid(id: id, message: "features must be a list of names")
+                }
                 guard specs.feature(name) != nil else {
                     var message = "features: unknown feature '\(name)'"
-                    if let g = Spelling.nearest(to: name, among: specs.features.map(\.name)) { message += " (did you mean '\(g)'?)" }
+                    if let g = Spelling.nearest(to: name, among: specs.features.map(\.name)) {
+                        message += " (did you mean '\(g)'?)"
+                    }
                     throw Invalid(id: id, message: message)
                 }
                 features.insert(name)
             }
         }
-        guard let regs = o["regs"] as? [String: Any] else { throw Invalid(id: id, message: "regs is missing or not an object") }
+        guard let regs = o["regs"] as? [String: Any] else {
+            throw Invalid(id: id, message: "regs is missing or not an object")
+        }
         var registers: [String: UInt64] = [:]
         for key in regs.keys.sorted() {
             guard requiredRegisters.contains(key) || optionalRegisters.contains(key) else {
@@ -162,8 +176,11 @@ public struct WalkCase {
                 memory[address] = try number(mo[key], "memory[\(key)]", id: id)
             }
         }
-        guard let a = o["access"] as? [String: Any] else { throw Invalid(id: id, message: "access is missing or not an object") }
-        for key in a.keys.sorted() where !["linear", "guest_physical", "kind", "cpl", "implicit", "user"].contains(key) {
+        guard let a = o["access"] as? [String: Any] else {
+            throw Invalid(id: id, message: "access is missing or not an object")
+        }
+        for key in a.keys.sorted() where !["linear", "guest_physical", "kind", "cpl", "implicit", "user"].contains(key)
+        {
             throw Invalid(id: id, message: "access: unknown field '\(key)'")
         }
         let hasLinear = a["linear"] != nil
@@ -172,7 +189,9 @@ public struct WalkCase {
             throw Invalid(id: id, message: "access needs exactly one of 'linear' and 'guest_physical'")
         }
         if hasGPA && ept == nil { throw Invalid(id: id, message: "access.guest_physical needs 'ept'") }
-        let address = try number(hasLinear ? a["linear"] : a["guest_physical"], hasLinear ? "access.linear" : "access.guest_physical", id: id)
+        let address = try number(
+            hasLinear ? a["linear"] : a["guest_physical"], hasLinear ? "access.linear" : "access.guest_physical", id: id
+        )
         guard let kind = a["kind"] as? String, ["read", "write", "fetch"].contains(kind) else {
             throw Invalid(id: id, message: "access.kind must be read, write or fetch")
         }
@@ -192,7 +211,10 @@ public struct WalkCase {
             user = try boolean(u, "access.user", id: id)
         }
         if hasGPA && phys < 64 && address >> UInt64(phys) != 0 {
-            throw Invalid(id: id, message: "access.guest_physical: 0x\(String(address, radix: 16)) is at or above 2^MAXPHYADDR (\(phys) bits)")
+            throw Invalid(
+                id: id,
+                message:
+                    "access.guest_physical: 0x\(String(address, radix: 16)) is at or above 2^MAXPHYADDR (\(phys) bits)")
         }
         return WalkCase(
             id: id, maxPhysicalAddressBits: phys, features: features, registers: registers, ept: ept, memory: memory,

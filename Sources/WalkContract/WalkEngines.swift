@@ -13,8 +13,10 @@ public protocol WalkEngine {
 /// pages, both page-walk lengths, UC and WB, EPT A/D and advanced VM-exit information.
 public enum ContractEPTCapabilities {
     /// The IA32_VMX_EPT_VPID_CAP fields the contract's CPU reports.
-    public static let fields = ["execute-only", "page-walk-4", "page-walk-5", "UC", "WB", "pde-2m", "pdpte-1g",
-                         "accessed-dirty", "advanced-exit-info", "INVEPT", "invept-single-context", "invept-all-context"]
+    public static let fields = [
+        "execute-only", "page-walk-4", "page-walk-5", "UC", "WB", "pde-2m", "pdpte-1g",
+        "accessed-dirty", "advanced-exit-info", "INVEPT", "invept-single-context", "invept-all-context",
+    ]
 
     /// IA32_VMX_EPT_VPID_CAP with every field of `fields` set, or 0 if the specs lack the register.
     public static func value(_ specs: SpecSet) -> UInt64 {
@@ -37,7 +39,8 @@ extension WalkCase {
         var r = registers
         if let ept {
             r["EPTP"] = ept.eptp
-            r["SECONDARY_CONTROLS"] = ContractEPTCapabilities.secondaryControls(specs, modeBasedExecute: ept.modeBasedExecute)
+            r["SECONDARY_CONTROLS"] = ContractEPTCapabilities.secondaryControls(
+                specs, modeBasedExecute: ept.modeBasedExecute)
             r["IA32_VMX_EPT_VPID_CAP"] = ContractEPTCapabilities.value(specs)
         }
         return r
@@ -108,18 +111,22 @@ public struct GeneratedEngine: WalkEngine {
         var cpu = CPUConfiguration(maxPhysicalAddressBits: c.maxPhysicalAddressBits)
         for f in c.features { if let i = SpecFeatures.index(named: f) { cpu.features[i] = true } }
         if let bad = cpu.unsupportedControlBits(in: state).first {
-            return WalkResult(id: c.id, result: "invalid", fields: [("message", WalkResult.quote(WalkCase.unsupportedMessage(bad.bit, bad.feature)))])
+            return WalkResult(
+                id: c.id, result: "invalid",
+                fields: [("message", WalkResult.quote(WalkCase.unsupportedMessage(bad.bit, bad.feature)))])
         }
         let memory = SparseMemory(c.memory)
         memo.begin(state: state, cpu: cpu)
         func active(_ family: PagingFamily) -> PagingFormatDescriptor? {
             memo.active(family) {
                 SpecFormats.all.first { f in
-                    f.family == family && (f.enabledWhen.specialized { input in
-                        input.source == .control
-                            ? (state[index: Int(input.index)] >> UInt64(input.shift)) & ((1 << UInt64(input.width)) - 1)
-                            : (cpu.features[Int(input.index)] ? 1 : 0)
-                    }.constantValue ?? false)
+                    f.family == family
+                        && (f.enabledWhen.specialized { input in
+                            input.source == .control
+                                ? (state[index: Int(input.index)] >> UInt64(input.shift))
+                                    & ((1 << UInt64(input.width)) - 1)
+                                : (cpu.features[Int(input.index)] ? 1 : 0)
+                        }.constantValue ?? false)
                 }
             }
         }
@@ -132,9 +139,12 @@ public struct GeneratedEngine: WalkEngine {
         return run(c, state: state, cpu: cpu, memory: memory, active: active, tracer: &tracer)
     }
 
-    func run<T: ExplainingTracer>(_ c: WalkCase, state: ControlState, cpu: CPUConfiguration, memory: SparseMemory,
-                            active: (PagingFamily) -> PagingFormatDescriptor?, tracer: inout T) -> WalkResult {
-        let kind = AccessKind(rawValue: ["read", "write", "fetch"].firstIndex(of: c.kind).map(UInt8.init) ?? 0) ?? .read
+    func run<T: ExplainingTracer>(
+        _ c: WalkCase, state: ControlState, cpu: CPUConfiguration, memory: SparseMemory,
+        active: (PagingFamily) -> PagingFormatDescriptor?, tracer: inout T
+    ) -> WalkResult {
+        let kind =
+            AccessKind(rawValue: ["read", "write", "fetch"].firstIndex(of: c.kind).map(UInt8.init) ?? 0) ?? .read
         var eptPrepared: PreparedFormat?
         if c.ept != nil {
             guard let eptFormat = active(.ept) else {
@@ -153,10 +163,14 @@ public struct GeneratedEngine: WalkEngine {
         }
         guard let descriptor = active(.guest) else {
             // Paging is off: the linear address is the (guest-)physical address.
-            guard c.address >> 32 == 0 else { return invalid(c, "access.linear: paging is off, so the address must fit in 32 bits") }
+            guard c.address >> 32 == 0 else {
+                return invalid(c, "access.linear: paging is off, so the address must fit in 32 bits")
+            }
             tracer.note("paging is off: the linear address is the physical address")
             guard let ept = eptPrepared else {
-                return WalkResult(id: c.id, result: "ok", fields: [("physical", WalkResult.hex(c.address)), ("page_size", "4294967296"), ("writes", "{}")])
+                return WalkResult(
+                    id: c.id, result: "ok",
+                    fields: [("physical", WalkResult.hex(c.address)), ("page_size", "4294967296"), ("writes", "{}")])
             }
             let space = NestedSpace(ept: ept, memory: memory, guest: nil)
             let identity = Translation(physical: c.address, pageSize: 1 << 32, rights: 0, leafEntry: 0, level: 0)
@@ -169,7 +183,8 @@ public struct GeneratedEngine: WalkEngine {
         let access = Access(address: c.address, kind: kind, cpl: UInt8(c.cpl), implicit: c.implicit)
         let outcome: WalkOutcome
         if let ept = eptPrepared {
-            outcome = Walker.walk(prepared, access, space: NestedSpace(ept: ept, memory: memory, guest: descriptor), tracer: &tracer)
+            outcome = Walker.walk(
+                prepared, access, space: NestedSpace(ept: ept, memory: memory, guest: descriptor), tracer: &tracer)
         } else {
             outcome = Walker.walk(prepared, access, space: DirectSpace(memory), tracer: &tracer)
         }
@@ -181,24 +196,33 @@ public struct GeneratedEngine: WalkEngine {
     }
 
     /// A walk outcome in the contract's result form (ok, page fault, EPT violation or misconfiguration, …).
-    public static func result(_ id: String?, _ outcome: WalkOutcome, family: PagingFamily, memory: SparseMemory, guestPhysical: UInt64 = 0) -> WalkResult {
+    public static func result(
+        _ id: String?, _ outcome: WalkOutcome, family: PagingFamily, memory: SparseMemory, guestPhysical: UInt64 = 0
+    ) -> WalkResult {
         switch outcome {
         case .translation(let t):
-            return WalkResult(id: id, result: "ok", fields: [
-                ("physical", WalkResult.hex(t.physical)), ("page_size", String(t.pageSize)),
-                ("writes", WalkResult.writes(memory.writes)),
-            ])
+            return WalkResult(
+                id: id, result: "ok",
+                fields: [
+                    ("physical", WalkResult.hex(t.physical)), ("page_size", String(t.pageSize)),
+                    ("writes", WalkResult.writes(memory.writes)),
+                ])
         case .fault(let f):
             if family == .guest {
-                return WalkResult(id: id, result: "page-fault", fields: [("error_code", WalkResult.hex(f.report)), ("writes", WalkResult.writes(memory.writes))])
+                return WalkResult(
+                    id: id, result: "page-fault",
+                    fields: [("error_code", WalkResult.hex(f.report)), ("writes", WalkResult.writes(memory.writes))])
             }
             if f.kind == .misconfiguration || f.kind == .reserved {
-                return WalkResult(id: id, result: "ept-misconfiguration", fields: [("guest_physical", WalkResult.hex(guestPhysical))])
+                return WalkResult(
+                    id: id, result: "ept-misconfiguration", fields: [("guest_physical", WalkResult.hex(guestPhysical))])
             }
-            return WalkResult(id: id, result: "ept-violation", fields: [
-                ("guest_physical", WalkResult.hex(guestPhysical)), ("exit_qualification", WalkResult.hex(f.report)),
-                ("writes", WalkResult.writes(memory.writes)),
-            ])
+            return WalkResult(
+                id: id, result: "ept-violation",
+                fields: [
+                    ("guest_physical", WalkResult.hex(guestPhysical)), ("exit_qualification", WalkResult.hex(f.report)),
+                    ("writes", WalkResult.writes(memory.writes)),
+                ])
         case .nestedFault(let f, let gpa):
             return result(id, .fault(f), family: .ept, memory: memory, guestPhysical: gpa)
         case .generalProtection:
@@ -206,7 +230,9 @@ public struct GeneratedEngine: WalkEngine {
         case .invalidState(let message):
             return WalkResult(id: id, result: "invalid", fields: [("message", WalkResult.quote(message))])
         case .outsideMemory(let address):
-            return WalkResult(id: id, result: "invalid", fields: [("message", WalkResult.quote("address 0x\(String(address, radix: 16)) is outside memory"))])
+            return WalkResult(
+                id: id, result: "invalid",
+                fields: [("message", WalkResult.quote("address 0x\(String(address, radix: 16)) is outside memory"))])
         }
     }
 }
@@ -242,9 +268,13 @@ public struct ExplainTracer: ExplainingTracer {
         guard let l = format?.levels[level] else { return }
         let fields = l.fields.reversed().map { f -> String in
             let v = (value >> UInt64(f.shift)) & (f.width >= 64 ? ~0 : (1 << UInt64(f.width)) - 1)
-            return f.width == 1 ? "\(f.name)=\(v)" : "\(f.name)=0x\(String(v << (f.name == "address" ? UInt64(f.shift) : 0), radix: 16))"
+            return f.width == 1
+                ? "\(f.name)=\(v)"
+                : "\(f.name)=0x\(String(v << (f.name == "address" ? UInt64(f.shift) : 0), radix: 16))"
         }
-        lines.append("\(l.name): table 0x\(String(tableAddress, radix: 16)) index \(index) entry@0x\(String(address, radix: 16)) = 0x\(String(value, radix: 16))")
+        lines.append(
+            "\(l.name): table 0x\(String(tableAddress, radix: 16)) index \(index) entry@0x\(String(address, radix: 16)) = 0x\(String(value, radix: 16))"
+        )
         lines.append("    " + fields.joined(separator: " "))
     }
 
@@ -271,11 +301,14 @@ public struct ReferenceEngine: WalkEngine {
     /// Runs `c` on the reference interpreter; `explain`, when non-nil, receives the walk's trace.
     public func run(_ c: WalkCase, explain: inout [String]?) -> WalkResult {
         let walker = self.walker
-        let machine = ReferenceMachine(registers: c.machineRegisters(specs), features: c.features,
-                                       maxPhysicalAddressBits: c.maxPhysicalAddressBits)
+        let machine = ReferenceMachine(
+            registers: c.machineRegisters(specs), features: c.features,
+            maxPhysicalAddressBits: c.maxPhysicalAddressBits)
         let controls = walker.controls(machine)
         if let bad = walker.firstUnsupportedControlBit(controls) {
-            return WalkResult(id: c.id, result: "invalid", fields: [("message", WalkResult.quote(WalkCase.unsupportedMessage(bad.0, bad.1)))])
+            return WalkResult(
+                id: c.id, result: "invalid",
+                fields: [("message", WalkResult.quote(WalkCase.unsupportedMessage(bad.0, bad.1)))])
         }
         let memory = ReferenceMemory(c.memory)
         let explaining = explain != nil
@@ -284,7 +317,9 @@ public struct ReferenceEngine: WalkEngine {
             guard let ept = walker.activePlan(controls, family: .ept) else {
                 return invalid(c, "ept.eptp: no EPT format of the specs accepts this EPTP's page-walk length")
             }
-            if let why = walker.rootInvalid(ept, controls) { return invalid(c, "ept.eptp: \(why) (VM entry would fail)") }
+            if let why = walker.rootInvalid(ept, controls) {
+                return invalid(c, "ept.eptp: \(why) (VM entry would fail)")
+            }
             stage2 = ReferenceStage2(plan: ept, walker: walker, machine: machine, controls: controls)
         }
         if c.guestPhysical, let plan = stage2?.plan {
@@ -292,33 +327,49 @@ public struct ReferenceEngine: WalkEngine {
             var reason = ""
             var access = ReferenceAccess(address: c.address, kind: c.kind, cpl: 0, implicit: false)
             if c.user { access.mask.insert(.guestUser) }
-            let outcome = walker.walk(plan, controls, accessAddress: access.address, attributes: access.mask, memory: memory,
-                                      trace: &trace, reason: &reason, explaining: explaining)
+            let outcome = walker.walk(
+                plan, controls, accessAddress: access.address, attributes: access.mask, memory: memory,
+                trace: &trace, reason: &reason, explaining: explaining)
             if explaining { explainLines(&explain, plan.format, trace, reason) }
             return render(c, outcome, memory: memory, eptAddress: c.address)
         }
         guard let plan = walker.activePlan(controls) else {
             explain?.append("paging is off: the linear address is the physical address")
-            guard c.address >> 32 == 0 else { return invalid(c, "access.linear: paging is off, so the address must fit in 32 bits") }
+            guard c.address >> 32 == 0 else {
+                return invalid(c, "access.linear: paging is off, so the address must fit in 32 bits")
+            }
             guard var s2 = stage2 else {
-                return WalkResult(id: c.id, result: "ok", fields: [("physical", WalkResult.hex(c.address)), ("page_size", "4294967296"), ("writes", "{}")])
+                return WalkResult(
+                    id: c.id, result: "ok",
+                    fields: [("physical", WalkResult.hex(c.address)), ("page_size", "4294967296"), ("writes", "{}")])
             }
             var attributes: Set<AccessAttribute> = [.linearValid, .final, .guestUser, .guestWritable]
-            attributes.formUnion(ReferenceAccess(address: c.address, kind: c.kind, cpl: 0, implicit: false).attributes
-                .intersection([.read, .write, .fetch, .data]))
+            attributes.formUnion(
+                ReferenceAccess(address: c.address, kind: c.kind, cpl: 0, implicit: false).attributes
+                    .intersection([.read, .write, .fetch, .data]))
             if let t = s2.translate(c.address, attributes, memory: memory) {
-                return WalkResult(id: c.id, result: "ok", fields: [("physical", WalkResult.hex(t.physical)), ("page_size", String(min(t.pageSize, 1 << 32))), ("writes", WalkResult.writes(memory.writes))])
+                return WalkResult(
+                    id: c.id, result: "ok",
+                    fields: [
+                        ("physical", WalkResult.hex(t.physical)), ("page_size", String(min(t.pageSize, 1 << 32))),
+                        ("writes", WalkResult.writes(memory.writes)),
+                    ])
             }
             if case .fault(let kind, let report, _) = s2.lastOutcome {
-                return render(c, .nestedFault(kind: kind == "reserved" ? "misconfiguration" : kind, report: report, guestPhysical: c.address), memory: memory, eptAddress: 0)
+                return render(
+                    c,
+                    .nestedFault(
+                        kind: kind == "reserved" ? "misconfiguration" : kind, report: report, guestPhysical: c.address),
+                    memory: memory, eptAddress: 0)
             }
             return render(c, s2.lastOutcome, memory: memory, eptAddress: c.address)
         }
         var trace: [ReferenceStep] = []
         var reason = ""
         let access = ReferenceAccess(address: c.address, kind: c.kind, cpl: c.cpl, implicit: c.implicit)
-        let outcome = walker.walk(plan, controls, accessAddress: access.address, attributes: access.mask, memory: memory,
-                                  trace: &trace, reason: &reason, explaining: explaining, stage2: stage2)
+        let outcome = walker.walk(
+            plan, controls, accessAddress: access.address, attributes: access.mask, memory: memory,
+            trace: &trace, reason: &reason, explaining: explaining, stage2: stage2)
         if explaining { explainLines(&explain, plan.format, trace, reason) }
         return render(c, outcome, memory: memory, eptAddress: 0)
     }
@@ -331,8 +382,11 @@ public struct ReferenceEngine: WalkEngine {
         guard explain != nil else { return }
         var lines = ["format \(format.name) (\(format.location.file):\(format.location.line))"]
         for s in trace {
-            lines.append("\(s.level): table 0x\(String(s.tableAddress, radix: 16)) index \(s.index) entry@0x\(String(s.entryAddress, radix: 16)) = 0x\(String(s.entry, radix: 16))")
-            lines.append("    " + s.fields.reversed().map { "\($0.0)=0x\(String($0.1, radix: 16))" }.joined(separator: " "))
+            lines.append(
+                "\(s.level): table 0x\(String(s.tableAddress, radix: 16)) index \(s.index) entry@0x\(String(s.entryAddress, radix: 16)) = 0x\(String(s.entry, radix: 16))"
+            )
+            lines.append(
+                "    " + s.fields.reversed().map { "\($0.0)=0x\(String($0.1, radix: 16))" }.joined(separator: " "))
         }
         lines.append("end: \(reason)")
         explain = (explain ?? []) + lines
@@ -342,17 +396,34 @@ public struct ReferenceEngine: WalkEngine {
     func render(_ c: WalkCase, _ outcome: ReferenceOutcome, memory: ReferenceMemory, eptAddress: UInt64) -> WalkResult {
         switch outcome {
         case .translation(let physical, let pageSize, _):
-            return WalkResult(id: c.id, result: "ok", fields: [("physical", WalkResult.hex(physical)), ("page_size", String(pageSize)), ("writes", WalkResult.writes(memory.writes))])
+            return WalkResult(
+                id: c.id, result: "ok",
+                fields: [
+                    ("physical", WalkResult.hex(physical)), ("page_size", String(pageSize)),
+                    ("writes", WalkResult.writes(memory.writes)),
+                ])
         case .fault(let kind, let report, _):
             if c.guestPhysical {
-                return render(c, .nestedFault(kind: kind == "reserved" ? "misconfiguration" : kind, report: report, guestPhysical: eptAddress), memory: memory, eptAddress: eptAddress)
+                return render(
+                    c,
+                    .nestedFault(
+                        kind: kind == "reserved" ? "misconfiguration" : kind, report: report, guestPhysical: eptAddress),
+                    memory: memory, eptAddress: eptAddress)
             }
-            return WalkResult(id: c.id, result: "page-fault", fields: [("error_code", WalkResult.hex(report)), ("writes", WalkResult.writes(memory.writes))])
+            return WalkResult(
+                id: c.id, result: "page-fault",
+                fields: [("error_code", WalkResult.hex(report)), ("writes", WalkResult.writes(memory.writes))])
         case .nestedFault(let kind, let report, let gpa):
             if kind == "misconfiguration" {
-                return WalkResult(id: c.id, result: "ept-misconfiguration", fields: [("guest_physical", WalkResult.hex(gpa))])
+                return WalkResult(
+                    id: c.id, result: "ept-misconfiguration", fields: [("guest_physical", WalkResult.hex(gpa))])
             }
-            return WalkResult(id: c.id, result: "ept-violation", fields: [("guest_physical", WalkResult.hex(gpa)), ("exit_qualification", WalkResult.hex(report)), ("writes", WalkResult.writes(memory.writes))])
+            return WalkResult(
+                id: c.id, result: "ept-violation",
+                fields: [
+                    ("guest_physical", WalkResult.hex(gpa)), ("exit_qualification", WalkResult.hex(report)),
+                    ("writes", WalkResult.writes(memory.writes)),
+                ])
         case .generalProtection:
             return WalkResult(id: c.id, result: "general-protection")
         case .invalidState(let m):
@@ -391,9 +462,14 @@ public enum WalkRunner {
             let result = engine.run(c, explain: &trace)
             return Line(result: result, trace: trace)
         } catch let invalid as WalkCase.Invalid {
-            return Line(result: WalkResult(id: invalid.id, result: "invalid", fields: [("message", WalkResult.quote(invalid.message))]), trace: trace)
+            return Line(
+                result: WalkResult(
+                    id: invalid.id, result: "invalid", fields: [("message", WalkResult.quote(invalid.message))]),
+                trace: trace)
         } catch {
-            return Line(result: WalkResult(id: nil, result: "invalid", fields: [("message", WalkResult.quote("\(error)"))]), trace: trace)
+            return Line(
+                result: WalkResult(id: nil, result: "invalid", fields: [("message", WalkResult.quote("\(error)"))]),
+                trace: trace)
         }
     }
 }

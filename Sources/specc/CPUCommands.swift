@@ -141,7 +141,8 @@ struct CPUBaseline: ParsableCommand {
             return try Baseline(of: inputs, name: name, candidates: s.cpuModels.map(CPUModelDescription.init))
         }
         if s.cpuModel(name) != nil {
-            printError("note: specs/ already define a model called \(name); saving this next to it would duplicate the name")
+            printError(
+                "note: specs/ already define a model called \(name); saving this next to it would duplicate the name")
         }
         print(b.yaml, terminator: "")
     }

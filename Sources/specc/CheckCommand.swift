@@ -23,7 +23,9 @@ struct CheckCommand: ParsableCommand {
         case .text:
             for d in result.diagnostics { printError(d.description) }
             if let s = result.specs {
-                print("specs OK: \(s.files.count) files, \(s.formats.count) paging formats, \(s.registers.count) registers, \(s.features.count) CPUID features, \(s.cpuModels.count) CPU models\(warnings > 0 ? ", \(warnings) warnings" : "")")
+                print(
+                    "specs OK: \(s.files.count) files, \(s.formats.count) paging formats, \(s.registers.count) registers, \(s.features.count) CPUID features, \(s.cpuModels.count) CPU models\(warnings > 0 ? ", \(warnings) warnings" : "")"
+                )
             } else {
                 print("\(errors) error\(errors == 1 ? "" : "s")\(warnings > 0 ? ", \(warnings) warnings" : "")")
             }

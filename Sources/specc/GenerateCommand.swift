@@ -8,7 +8,9 @@ struct GenerateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
         abstract: "Generate GeneratedMMU's Swift (register, feature and paging-format tables) from specs.",
-        discussion: "The build plugin runs the same generator on every `swift build`; use this to inspect the output or to vendor it.")
+        discussion:
+            "The build plugin runs the same generator on every `swift build`; use this to inspect the output or to vendor it."
+    )
 
     @Argument(help: "Spec files or directories (default: specs/).")
     var paths: [String] = []

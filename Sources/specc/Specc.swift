@@ -10,7 +10,8 @@ struct Specc: ParsableCommand {
         commandName: "specc",
         abstract: "A declarative hardware-spec compiler: x86 paging, EPT, CPU models and migration checks from YAML.",
         subcommands: [
-            CheckCommand.self, SchemaCommand.self, GenerateCommand.self, WalkCommand.self, SweepCommand.self, CPUCommand.self,
+            CheckCommand.self, SchemaCommand.self, GenerateCommand.self, WalkCommand.self, SweepCommand.self,
+            CPUCommand.self,
             MigrateCommand.self, ConformanceCommand.self,
         ]
     )

@@ -37,8 +37,9 @@ struct SweepCommand: ParsableCommand {
     func run() throws {
         guard levels == 4 || levels == 5 else { throw ValidationError("--levels must be 4 or 5") }
         let specs = try DefaultSpecs.load()
-        let sweep = AccessSweep(levels: levels, maxPhysicalAddressBits: maxphyaddr,
-                                includeSupervisorProtections: supervisorProtections)
+        let sweep = AccessSweep(
+            levels: levels, maxPhysicalAddressBits: maxphyaddr,
+            includeSupervisorProtections: supervisorProtections)
         let space = UInt64(1) << UInt64(sweep.flagCount)
         let chunks = 4096
         let chunkSize = space / UInt64(chunks)
@@ -67,7 +68,9 @@ struct SweepCommand: ParsableCommand {
                         a.fields = []
                         b.fields = []
                     }
-                    if !a.same(as: b) { localDisagreements.append("\(walk.id ?? ""): generated \(a.json) reference \(b.json)") }
+                    if !a.same(as: b) {
+                        localDisagreements.append("\(walk.id ?? ""): generated \(a.json) reference \(b.json)")
+                    }
                     local += 1
                 }
                 lock.lock()
@@ -79,10 +82,15 @@ struct SweepCommand: ParsableCommand {
                     let fraction = Double(done) / Double(chunks)
                     let elapsed = Date().timeIntervalSince(start)
                     let eta = fraction > 0 ? elapsed / fraction - elapsed : 0
-                    let bar = String(repeating: "#", count: Int(fraction * 40)) + String(repeating: ".", count: 40 - Int(fraction * 40))
-                    FileHandle.standardError.write(Data(String(
-                        format: "\r[%@] %5.1f%% %d cases, %d disagreements, %.0fs elapsed, ETA %.0fs ",
-                        bar, fraction * 100, checked, disagreements.count, elapsed, eta).utf8))
+                    let bar =
+                        String(repeating: "#", count: Int(fraction * 40))
+                        + String(repeating: ".", count: 40 - Int(fraction * 40))
+                    FileHandle.standardError.write(
+                        Data(
+                            String(
+                                format: "\r[%@] %5.1f%% %d cases, %d disagreements, %.0fs elapsed, ETA %.0fs ",
+                                bar, fraction * 100, checked, disagreements.count, elapsed, eta
+                            ).utf8))
                 }
                 lock.unlock()
                 if stop { break }
@@ -92,7 +100,10 @@ struct SweepCommand: ParsableCommand {
         if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
         for d in disagreements.prefix(50) { print(d) }
         let elapsed = Date().timeIntervalSince(start)
-        print(String(format: "sweep %d-level: %d cases, %d disagreements, %.1f s on %d threads", levels, checked, disagreements.count, elapsed, jobs))
+        print(
+            String(
+                format: "sweep %d-level: %d cases, %d disagreements, %.1f s on %d threads", levels, checked,
+                disagreements.count, elapsed, jobs))
         if !disagreements.isEmpty { throw ExitCode(1) }
     }
 }

@@ -41,7 +41,8 @@ struct WalkCommand: ParsableCommand {
             data = d
         }
         let text = String(decoding: data, as: UTF8.self)
-        let runner: any WalkEngine = engine == .generated ? GeneratedEngine(specs: specSet) : ReferenceEngine(specs: specSet)
+        let runner: any WalkEngine =
+            engine == .generated ? GeneratedEngine(specs: specSet) : ReferenceEngine(specs: specSet)
         var anyInvalid = false
         for line in WalkRunner.cases(text, singleJSON: file.hasSuffix(".json")) {
             let out = WalkRunner.run(line, specs: specSet, engine: runner, explain: explain)

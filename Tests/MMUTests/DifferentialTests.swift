@@ -35,7 +35,9 @@ import WalkContract
             checked += 1
             if let d = Self.disagreement(sweep.walkCase(c), generated, reference) { failures.append(d) }
         }
-        #expect(failures.isEmpty, "\(failures.count) of \(checked) disagree:\n\(failures.prefix(10).joined(separator: "\n"))")
+        #expect(
+            failures.isEmpty,
+            "\(failures.count) of \(checked) disagree:\n\(failures.prefix(10).joined(separator: "\n"))")
     }
 
     /// Random page tables: every entry a random mix of flag bits, addresses inside a small region so
@@ -62,7 +64,8 @@ import WalkContract
         var rng = SplitMix64(seed: format == "ept-4level" ? 44 : 55)
         var failures: [String] = []
         for i in 0..<600 {
-            let c = RandomCases.eptCase(levels: format == "ept-4level" ? 4 : 5, nestedGuest: i % 2 == 0, index: i, rng: &rng)
+            let c = RandomCases.eptCase(
+                levels: format == "ept-4level" ? 4 : 5, nestedGuest: i % 2 == 0, index: i, rng: &rng)
             if let d = Self.disagreement(c, generated, reference) { failures.append(d) }
         }
         #expect(failures.isEmpty, "\(failures.count) disagree:\n\(failures.prefix(10).joined(separator: "\n"))")
@@ -84,7 +87,9 @@ struct SplitMix64: RandomNumberGenerator {
 
 /// Random walk cases for the differential tests.
 enum RandomCases {
-    static let allFeatures: [String] = ["nx", "smep", "smap", "pku", "pks", "pdpe1gb", "la57", "pse", "pse36", "pge", "pcid"]
+    static let allFeatures: [String] = [
+        "nx", "smep", "smap", "pku", "pks", "pdpe1gb", "la57", "pse", "pse36", "pge", "pcid",
+    ]
 
     /// A random entry: low flag bits random, address inside a 64 KiB region (or sometimes anywhere),
     /// high bits sometimes set.
@@ -133,8 +138,10 @@ enum RandomCases {
         case "ia32e-4level": cr4 = 0x20; efer = 0x500
         default: cr4 = 0x20 | 1 << 12; efer = 0x500; features.insert("la57")
         }
-        let optional: [(UInt64, String)] = [(1 << 4, "pse"), (1 << 7, "pge"), (1 << 20, "smep"), (1 << 21, "smap"),
-                                            (1 << 22, "pku"), (1 << 24, "pks")]
+        let optional: [(UInt64, String)] = [
+            (1 << 4, "pse"), (1 << 7, "pge"), (1 << 20, "smep"), (1 << 21, "smap"),
+            (1 << 22, "pku"), (1 << 24, "pks"),
+        ]
         for (bit, f) in optional where features.contains(f) && rng.next() % 2 == 0 { cr4 |= bit }
         if features.contains("nx") && rng.next() % 3 != 0 { efer |= 0x800 }
         // Walk from a random table page; pick an address whose indexes hit the populated slots often.
@@ -150,8 +157,10 @@ enum RandomCases {
         return WalkCase(
             id: "\(mode)-random-\(index)", maxPhysicalAddressBits: [36, 40, 46, 52][Int(rng.next() % 4)],
             features: features,
-            registers: ["CR0": cr0, "CR3": cr3, "CR4": cr4, "EFER": efer, "RFLAGS": rng.next() % 2 == 0 ? 0x40002 : 2,
-                        "PKRU": rng.next() & 0xFFFF_FFFF, "IA32_PKRS": rng.next() & 0xFFFF_FFFF],
+            registers: [
+                "CR0": cr0, "CR3": cr3, "CR4": cr4, "EFER": efer, "RFLAGS": rng.next() % 2 == 0 ? 0x40002 : 2,
+                "PKRU": rng.next() & 0xFFFF_FFFF, "IA32_PKRS": rng.next() & 0xFFFF_FFFF,
+            ],
             ept: nil, memory: memory, address: address, guestPhysical: false, kind: kinds[Int(rng.next() % 3)],
             cpl: rng.next() % 2 == 0 ? 3 : Int(rng.next() % 3), implicit: rng.next() % 8 == 0, user: false)
     }

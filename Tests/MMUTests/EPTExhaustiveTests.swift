@@ -12,7 +12,10 @@ import WalkContract
         let generated = GeneratedEngine(specs: specs)
         let reference = ReferenceEngine(specs: specs)
         // Tables at 0x1000, 0x2000, …; the GPA indexes slot 1 at every level.
-        let gpa: UInt64 = levels == 5 ? (1 << 48 | 1 << 39 | 1 << 30 | 1 << 21 | 1 << 12 | 0x123) : (1 << 39 | 1 << 30 | 1 << 21 | 1 << 12 | 0x123)
+        let gpa: UInt64 =
+            levels == 5
+            ? (1 << 48 | 1 << 39 | 1 << 30 | 1 << 21 | 1 << 12 | 0x123)
+            : (1 << 39 | 1 << 30 | 1 << 21 | 1 << 12 | 0x123)
         var failures: [String] = []
         var cases = 0
         for level in 0..<levels {
@@ -28,8 +31,10 @@ import WalkContract
                 let mbec = bits % 3 == 0
                 let kind = ["read", "write", "fetch"][Int(bits % 3 + UInt64(level)) % 3]
                 let c = WalkCase(
-                    id: "ept\(levels)-L\(level)-\(String(bits, radix: 2))", maxPhysicalAddressBits: 52, features: ["nx"],
-                    registers: ["CR0": 0x8000_0011, "CR3": 0, "CR4": 0x20, "EFER": 0x500], ept: (0x1006 | UInt64(levels - 1) << 3 | (bits & 1) << 6, mbec),
+                    id: "ept\(levels)-L\(level)-\(String(bits, radix: 2))", maxPhysicalAddressBits: 52,
+                    features: ["nx"],
+                    registers: ["CR0": 0x8000_0011, "CR3": 0, "CR4": 0x20, "EFER": 0x500],
+                    ept: (0x1006 | UInt64(levels - 1) << 3 | (bits & 1) << 6, mbec),
                     memory: memory, address: gpa, guestPhysical: true, kind: kind, cpl: 0, implicit: false,
                     user: bits & 2 != 0)
                 cases += 1

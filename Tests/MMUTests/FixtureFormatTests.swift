@@ -38,7 +38,9 @@ import Testing
         return Scenario(memory: m, address: address)
     }
 
-    func generated(_ d: PagingFormatDescriptor, _ s: Scenario, kind: AccessKind, cpl: UInt8) -> (WalkOutcome, [UInt64: UInt64]) {
+    func generated(_ d: PagingFormatDescriptor, _ s: Scenario, kind: AccessKind, cpl: UInt8) -> (
+        WalkOutcome, [UInt64: UInt64]
+    ) {
         var state = ControlState()
         if let cr3 = SpecRegisters.index(named: "CR3") { state[index: cr3] = 0x1000 }
         let prepared = PreparedFormat(d, state: state, cpu: CPUConfiguration(maxPhysicalAddressBits: 40))
@@ -103,9 +105,12 @@ import Testing
             var trace: [ReferenceStep] = []
             var reason = ""
             let machine = ReferenceMachine(registers: ["CR3": 0x1000], features: [], maxPhysicalAddressBits: 40)
-            let ref = walker.walk(format, machine: machine,
-                                  access: ReferenceAccess(address: s.address, kind: ["read", "write", "fetch"][Int(kind.rawValue)], cpl: Int(cpl), implicit: false),
-                                  memory: memory, trace: &trace, reason: &reason)
+            let ref = walker.walk(
+                format, machine: machine,
+                access: ReferenceAccess(
+                    address: s.address, kind: ["read", "write", "fetch"][Int(kind.rawValue)], cpl: Int(cpl),
+                    implicit: false),
+                memory: memory, trace: &trace, reason: &reason)
             switch (outcome, ref) {
             case (.translation(let t), .translation(let p, let size, _)):
                 #expect(t.physical == p && t.pageSize == size && writes == memory.writes)

@@ -36,7 +36,9 @@ import Testing
             let context = (max(0, first - 2)..<min(max(a.count, b.count), first + 3)).map { i in
                 "\(i + 1): - \(i < a.count ? String(a[i]) : "")\n\(i + 1): + \(i < b.count ? String(b[i]) : "")"
             }
-            Issue.record("\(name) differs from its reference at line \(first + 1) (\(a.count) vs \(b.count) lines):\n\(context.joined(separator: "\n"))\nIf the change is intended, re-record with SPECC_RECORD_REFERENCE=1 and review the diff.")
+            Issue.record(
+                "\(name) differs from its reference at line \(first + 1) (\(a.count) vs \(b.count) lines):\n\(context.joined(separator: "\n"))\nIf the change is intended, re-record with SPECC_RECORD_REFERENCE=1 and review the diff."
+            )
         }
     }
 

@@ -17,7 +17,8 @@ import WalkContract
         let specs = try #require(TestSupport.specs, "specs/ must load")
         let lines = Self.goldenLines(file)
         #expect(lines.count >= 400, "\(file) must hold at least 400 cases")
-        let runner: any WalkEngine = engine == "generated" ? GeneratedEngine(specs: specs) : ReferenceEngine(specs: specs)
+        let runner: any WalkEngine =
+            engine == "generated" ? GeneratedEngine(specs: specs) : ReferenceEngine(specs: specs)
         var failures: [String] = []
         for line in lines {
             guard let object = TestSupport.object(line), let expect = object["expect"] as? [String: Any] else {
@@ -26,22 +27,29 @@ import WalkContract
             }
             let result = WalkRunner.run(line, specs: specs, engine: runner).result
             if !TestSupport.matches(result, expect) {
-                failures.append("\(object["id"] ?? "?"): \(object["reason"] ?? "")\n  expected \(expect)\n  got      \(result.json)")
+                failures.append(
+                    "\(object["id"] ?? "?"): \(object["reason"] ?? "")\n  expected \(expect)\n  got      \(result.json)"
+                )
             }
         }
-        #expect(failures.isEmpty, "\(failures.count) of \(lines.count) golden cases differ (\(engine)):\n\(failures.prefix(15).joined(separator: "\n"))")
+        #expect(
+            failures.isEmpty,
+            "\(failures.count) of \(lines.count) golden cases differ (\(engine)):\n\(failures.prefix(15).joined(separator: "\n"))"
+        )
     }
 
     @Test(arguments: ["generated", "reference"])
     func contractExamples(engine: String) throws {
         let specs = try #require(TestSupport.specs)
-        let shared = TestSupport.repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/contracts/examples")
+        let shared = TestSupport.repositoryRoot.deletingLastPathComponent().appendingPathComponent(
+            "shared/contracts/examples")
         let cases = try String(contentsOf: shared.appendingPathComponent("walk-cases.jsonl"), encoding: .utf8)
             .split(separator: "\n").map(String.init)
         let results = try String(contentsOf: shared.appendingPathComponent("walk-results.jsonl"), encoding: .utf8)
             .split(separator: "\n").map(String.init)
         try #require(cases.count == results.count && cases.count == 15)
-        let runner: any WalkEngine = engine == "generated" ? GeneratedEngine(specs: specs) : ReferenceEngine(specs: specs)
+        let runner: any WalkEngine =
+            engine == "generated" ? GeneratedEngine(specs: specs) : ReferenceEngine(specs: specs)
         for (c, r) in zip(cases, results) {
             let got = WalkRunner.run(c, specs: specs, engine: runner).result
             let want = try #require(TestSupport.object(r))

@@ -22,7 +22,10 @@ enum LoweringAdapter {
     }
 
     static func reserved(_ r: [LoweredReserved]) -> [ReservedDescriptor] {
-        r.map { ReservedDescriptor(mask: $0.mask, aboveMaxPhysicalAddress: $0.aboveMaxPhysicalAddress, when: $0.when.map(table)) }
+        r.map {
+            ReservedDescriptor(
+                mask: $0.mask, aboveMaxPhysicalAddress: $0.aboveMaxPhysicalAddress, when: $0.when.map(table))
+        }
     }
 
     static func descriptor(_ f: LoweredFormat) -> PagingFormatDescriptor {
@@ -34,12 +37,14 @@ enum LoweringAdapter {
                 LevelDescriptor(
                     name: l.name, indexShift: UInt8(l.indexShift), indexBits: UInt8(l.indexBits),
                     entryBytes: UInt8(l.entryBytes), addressMask: l.addressMask, accessedMask: l.accessedMask,
-                    dirtyMask: l.dirtyMask, keyMask: l.keyMask, present: table(l.present), leafWhen: l.leafWhen.map(table),
+                    dirtyMask: l.dirtyMask, keyMask: l.keyMask, present: table(l.present),
+                    leafWhen: l.leafWhen.map(table),
                     isLast: l.isLast, loadedWithRoot: l.loadedWithRoot, reserved: reserved(l.reserved),
                     leafReserved: reserved(l.leafReserved), tableReserved: reserved(l.tableReserved),
                     leafPieces: l.pieces.map {
-                        AddressPieceDescriptor(fromShift: UInt8($0.fromShift), width: UInt8($0.width), toShift: UInt8($0.toShift),
-                                               requires: Int16($0.requires))
+                        AddressPieceDescriptor(
+                            fromShift: UInt8($0.fromShift), width: UInt8($0.width), toShift: UInt8($0.toShift),
+                            requires: Int16($0.requires))
                     },
                     misconfigured: l.misconfigured.map(table), leafMisconfigured: l.leafMisconfigured.map(table),
                     rights: l.rights.map { RightDescriptor(mask: $0.mask, denies: $0.denies) },
@@ -50,13 +55,15 @@ enum LoweringAdapter {
             factNames: f.factNames, reportRegister: f.reportRegister,
             reportFlags: f.reportFlags.map { ($0.mask, table($0.rule)) }, accessedDirtyWhen: table(f.accessedDirtyWhen),
             protectionKeys: f.protectionKeys.map {
-                ProtectionKeyDescriptor(userRegister: $0.user, supervisorRegister: $0.supervisor, pageIsUserRight: $0.pageIsUser,
-                                        accessDisableShift: $0.ad.map(UInt8.init), writeDisableShift: $0.wd.map(UInt8.init))
+                ProtectionKeyDescriptor(
+                    userRegister: $0.user, supervisorRegister: $0.supervisor, pageIsUserRight: $0.pageIsUser,
+                    accessDisableShift: $0.ad.map(UInt8.init), writeDisableShift: $0.wd.map(UInt8.init))
             },
             tlb: f.tlb.map {
-                TLBDescriptor(globalWhen: $0.global.map(table), tagRegister: $0.tagRegister, tagMask: $0.tagMask,
-                              tagWhen: $0.tagWhen.map(table), keepWhen: $0.keepWhen.map(table),
-                              flushAllOnChange: $0.flushAll.map { ($0.register, $0.mask) })
+                TLBDescriptor(
+                    globalWhen: $0.global.map(table), tagRegister: $0.tagRegister, tagMask: $0.tagMask,
+                    tagWhen: $0.tagWhen.map(table), keepWhen: $0.keepWhen.map(table),
+                    flushAllOnChange: $0.flushAll.map { ($0.register, $0.mask) })
             },
             rootChecks: f.rootChecks.map { (table($0.rule), $0.why) }, rootReserved: reserved(f.rootReserved),
             sourceFiles: f.sourceFiles)

@@ -38,8 +38,10 @@ import WalkContract
             // Mutate the image as a hostile guest would, between walks.
             words[Int(rng.next() % UInt64(size / 8))] = word()
             let p = prepared[i % prepared.count]
-            let access = Access(address: rng.next() % 2 == 0 ? rng.next() : rng.next() & 0xFFFF_FFFF, kind: [.read, .write, .fetch][i % 3], cpl: UInt8(rng.next() % 4),
-                                implicit: rng.next() % 8 == 0)
+            let access = Access(
+                address: rng.next() % 2 == 0 ? rng.next() : rng.next() & 0xFFFF_FFFF,
+                kind: [.read, .write, .fetch][i % 3], cpl: UInt8(rng.next() % 4),
+                implicit: rng.next() % 8 == 0)
             let outcome: WalkOutcome
             if i % 5 == 0, let ept = prepared.first(where: { $0.descriptor.family == .ept }) {
                 outcome = Walker.walk(p, access, space: NestedSpace(ept: ept, memory: memory, guest: p.descriptor))
@@ -64,7 +66,8 @@ import WalkContract
         #expect(outcomes["translation", default: 0] > 0, "some walks must succeed: \(outcomes)")
     }
 
-    static let base = #"{"id":"x","maxphyaddr":46,"features":["nx"],"regs":{"cr0":"0x80000011","cr3":"0x1000","cr4":"0x20","efer":"0xd00"},"memory":{},"access":{"linear":"0x1000","kind":"read","cpl":0}}"#
+    static let base =
+        #"{"id":"x","maxphyaddr":46,"features":["nx"],"regs":{"cr0":"0x80000011","cr3":"0x1000","cr4":"0x20","efer":"0xd00"},"memory":{},"access":{"linear":"0x1000","kind":"read","cpl":0}}"#
 
     static let malformed: [(String, String)] = [
         ("not json", "not valid JSON"),
@@ -79,7 +82,10 @@ import WalkContract
         (base.replacingOccurrences(of: #""cpl":0"#, with: #""cpl":7"#), "access.cpl"),
         (base.replacingOccurrences(of: #""cpl":0"#, with: #""cpl":-1"#), "access.cpl"),
         (base.replacingOccurrences(of: #""cpl":0"#, with: #""cpl":1.5"#), "access.cpl"),
-        (base.replacingOccurrences(of: #""linear":"0x1000","#, with: #""linear":"0x1000","guest_physical":"0x1","#), "exactly one"),
+        (
+            base.replacingOccurrences(of: #""linear":"0x1000","#, with: #""linear":"0x1000","guest_physical":"0x1","#),
+            "exactly one"
+        ),
         (base.replacingOccurrences(of: #""maxphyaddr":46"#, with: #""maxphyaddr":80"#), "maxphyaddr"),
         (base.replacingOccurrences(of: #""features":["nx"]"#, with: #""features":["warp-drive"]"#), "unknown feature"),
         (base.replacingOccurrences(of: #""memory":{}"#, with: #""memory":{"0x1001":"0x1"}"#), "aligned"),
@@ -93,13 +99,18 @@ import WalkContract
     @Test(arguments: ["generated", "reference"])
     func malformedCasesAreInvalid(engine: String) throws {
         let specs = try #require(TestSupport.specs)
-        let runner: any WalkEngine = engine == "generated" ? GeneratedEngine(specs: specs) : ReferenceEngine(specs: specs)
-        #expect(WalkRunner.run(Self.base, specs: specs, engine: runner).result.result == "page-fault", "the base case is valid")
+        let runner: any WalkEngine =
+            engine == "generated" ? GeneratedEngine(specs: specs) : ReferenceEngine(specs: specs)
+        #expect(
+            WalkRunner.run(Self.base, specs: specs, engine: runner).result.result == "page-fault",
+            "the base case is valid")
         for (line, fragment) in Self.malformed {
             let r = WalkRunner.run(line, specs: specs, engine: runner).result
             #expect(r.result == "invalid", "\(line) must be invalid, got \(r.json)")
             let message = r.fields.first { $0.0 == "message" }?.1 ?? ""
-            #expect(message.lowercased().contains(fragment.lowercased()), "message for \(line): \(message) should mention \(fragment)")
+            #expect(
+                message.lowercased().contains(fragment.lowercased()),
+                "message for \(line): \(message) should mention \(fragment)")
         }
     }
 }

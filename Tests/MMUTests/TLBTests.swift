@@ -63,7 +63,9 @@ import Testing
             for pd in 0..<(pml4Slot == 0 ? 2 : 1) {
                 for slot in 0..<4 {
                     for pte in 0..<3 {
-                        addresses.append(UInt64(pml4Slot) << 39 | UInt64(pd) << 30 | UInt64(slot) << 21 | UInt64(pte) << 12 | UInt64(pte * 8))
+                        addresses.append(
+                            UInt64(pml4Slot) << 39 | UInt64(pd) << 30 | UInt64(slot) << 21 | UInt64(pte) << 12
+                                | UInt64(pte * 8))
                     }
                 }
             }
@@ -112,8 +114,9 @@ import Testing
                 // An access through the TLB and a plain walk; most go to a few hot pages.
                 let pool = rng.next() % 4 == 0 ? w.addresses.count : 6
                 let address = w.addresses[Int(rng.next() % UInt64(pool))]
-                let access = Access(address: address, kind: [.read, .write, .fetch][Int(rng.next() % 3)],
-                                    cpl: rng.next() % 2 == 0 ? 3 : 0, implicit: rng.next() % 16 == 0)
+                let access = Access(
+                    address: address, kind: [.read, .write, .fetch][Int(rng.next() % 3)],
+                    cpl: rng.next() % 2 == 0 ? 3 : 0, implicit: rng.next() % 16 == 0)
                 let before = tlb.hits
                 let viaTLB = tlb.translate(prepared, access, space: DirectSpace(w.tlbMemory))
                 let walked = Walker.walk(prepared, access, memory: w.plainMemory)
@@ -182,7 +185,7 @@ import Testing
     @Test func readCachedTranslationDoesNotServeAWrite() throws {
         // A read caches the translation with D = 0; a later write must walk again and set D.
         var rng = SplitMix64(seed: 9)
-        var w = Self.makeWorld(&rng)
+        let w = Self.makeWorld(&rng)
         w.tlbMemory.store64(0x10_0000, 0x8000_0000 | 0x7)  // PTE for address 0, D = 0
         let format = try #require(SpecFormats.named("ia32e-4level"))
         let prepared = PreparedFormatCache().prepared(format, state: w.state, cpu: w.cpu)

@@ -54,8 +54,10 @@ func walkBenchmark(_ name: String, _ fixture: @escaping @Sendable () -> (Prepare
 }
 
 /// A C walker; `walk(address, class)` walks one access and leaves the result where blackHole sees it.
-func cBenchmark(_ name: String, _ accesses: @escaping @Sendable () -> AccessList,
-                _ walker: @escaping @Sendable () -> (UInt64, UInt32) -> UInt64) {
+func cBenchmark(
+    _ name: String, _ accesses: @escaping @Sendable () -> AccessList,
+    _ walker: @escaping @Sendable () -> (UInt64, UInt32) -> UInt64
+) {
     let cursor = Cursor()
     let made = Once(walker)
     Benchmark(name) { benchmark in

@@ -114,11 +114,12 @@ func machine(_ registers: [String: UInt64]) -> (ControlState, CPUConfiguration) 
 /// The active format of `family` for a state, as the walk contract picks it.
 func activeFormat(_ family: PagingFamily, _ state: ControlState, _ cpu: CPUConfiguration) -> PagingFormatDescriptor {
     let found = SpecFormats.all.first { f in
-        f.family == family && (f.enabledWhen.specialized { input in
-            input.source == .control
-                ? (state[index: Int(input.index)] >> UInt64(input.shift)) & ((1 << UInt64(input.width)) - 1)
-                : (cpu.features[Int(input.index)] ? 1 : 0)
-        }.constantValue ?? false)
+        f.family == family
+            && (f.enabledWhen.specialized { input in
+                input.source == .control
+                    ? (state[index: Int(input.index)] >> UInt64(input.shift)) & ((1 << UInt64(input.width)) - 1)
+                    : (cpu.features[Int(input.index)] ? 1 : 0)
+            }.constantValue ?? false)
     }
     guard let found else { fatalError("no active \(family) format") }
     return found
@@ -159,8 +160,9 @@ public final class GuestFixture: @unchecked Sendable {
         var rng = SplitMix64(seed: FixtureShape.seed &+ UInt64(levels))
         memory = HostMemory(size: Int(FixtureShape.ramFrames) << 12)
         let root: UInt64 = 0x1000
-        var builder = TableBuilder(memory: memory, levels: levels, root: root, tableFlags: 0x27,
-                                   tableFrames: 2..<FixtureShape.tableFrames, host: { $0 })
+        var builder = TableBuilder(
+            memory: memory, levels: levels, root: root, tableFlags: 0x27,
+            tableFrames: 2..<FixtureShape.tableFrames, host: { $0 })
         var pages: [(UInt64, UInt64)] = []
         for base in regionBases(&rng, bits: levels == 5 ? 57 : 48) {
             for i in 0..<UInt64(512) {
@@ -182,8 +184,9 @@ public final class GuestFixture: @unchecked Sendable {
             guard let value = known[name] else { preconditionFailure("register \(name) missing from the fixture") }
             return value
         }
-        cw_guest_init(cmmu, r("CR0"), r("CR3"), r("CR4"), r("EFER"), r("RFLAGS"), UInt32(r("PKRU")), 0,
-                      UInt32(FixtureShape.maxPhysicalAddressBits), true)
+        cw_guest_init(
+            cmmu, r("CR0"), r("CR3"), r("CR4"), r("EFER"), r("RFLAGS"), UInt32(r("PKRU")), 0,
+            UInt32(FixtureShape.maxPhysicalAddressBits), true)
         var list: [Access] = []
         var classes: [UInt32] = []
         for _ in 0..<FixtureShape.accessCount {
@@ -234,13 +237,15 @@ public final class NestedFixture: @unchecked Sendable {
         hostFrame = frames
         let eptRoot = ram << 12
         // Non-leaf EPT entries: RWX and accessed; leaves: RWX, WB, accessed, dirty.
-        var eptBuilder = TableBuilder(memory: memory, levels: levels, root: eptRoot, tableFlags: 0x107,
-                                      tableFrames: (ram + 1)..<(ram + 256), host: { $0 })
+        var eptBuilder = TableBuilder(
+            memory: memory, levels: levels, root: eptRoot, tableFlags: 0x107,
+            tableFrames: (ram + 1)..<(ram + 256), host: { $0 })
         for g in 0..<ram { eptBuilder.map(g << 12, leaf: frames[Int(g)] << 12 | 0x337) }
         let hostOf: (UInt64) -> UInt64 = { gpa in frames[Int(gpa >> 12)] << 12 | gpa & 0xFFF }
         let guestRoot: UInt64 = 0x1000
-        var guestBuilder = TableBuilder(memory: memory, levels: levels, root: guestRoot, tableFlags: 0x27,
-                                        tableFrames: 2..<FixtureShape.tableFrames, host: hostOf)
+        var guestBuilder = TableBuilder(
+            memory: memory, levels: levels, root: guestRoot, tableFlags: 0x27,
+            tableFrames: 2..<FixtureShape.tableFrames, host: hostOf)
         var pages: [(UInt64, UInt64)] = []
         for base in regionBases(&rng, bits: levels == 5 ? 57 : 48) {
             for i in 0..<UInt64(512) {
@@ -251,9 +256,11 @@ public final class NestedFixture: @unchecked Sendable {
             }
         }
         self.pages = pages
-        let cap = ["execute-only", "page-walk-4", "page-walk-5", "UC", "WB", "pde-2m", "pdpte-1g", "accessed-dirty",
-                   "advanced-exit-info", "INVEPT", "invept-single-context", "invept-all-context"]
-            .reduce(UInt64(0)) { $0 | Specs.mask("IA32_VMX_EPT_VPID_CAP", $1) }
+        let cap = [
+            "execute-only", "page-walk-4", "page-walk-5", "UC", "WB", "pde-2m", "pdpte-1g", "accessed-dirty",
+            "advanced-exit-info", "INVEPT", "invept-single-context", "invept-all-context",
+        ]
+        .reduce(UInt64(0)) { $0 | Specs.mask("IA32_VMX_EPT_VPID_CAP", $1) }
         // EPTP: WB paging-structure accesses, the walk length, A/D enabled.
         let eptp = eptRoot | UInt64(levels - 1) << 3 | 6 | 1 << 6
         var registers = guestRegisters(levels: levels, root: guestRoot)
@@ -273,8 +280,9 @@ public final class NestedFixture: @unchecked Sendable {
             guard let value = known[name] else { preconditionFailure("register \(name) missing from the fixture") }
             return value
         }
-        cw_guest_init(cguest, r("CR0"), r("CR3"), r("CR4"), r("EFER"), r("RFLAGS"), UInt32(r("PKRU")), 0,
-                      UInt32(FixtureShape.maxPhysicalAddressBits), true)
+        cw_guest_init(
+            cguest, r("CR0"), r("CR3"), r("CR4"), r("EFER"), r("RFLAGS"), UInt32(r("PKRU")), 0,
+            UInt32(FixtureShape.maxPhysicalAddressBits), true)
         var eptList: [Access] = []
         var eptClasses: [UInt32] = []
         var guestList: [Access] = []
@@ -314,8 +322,9 @@ public final class InterpreterFixture: @unchecked Sendable {
     /// Builds the interpreter's view of `fixture`.
     public init(_ fixture: GuestFixture) {
         walker = ReferenceWalker(specs: Specs.set)
-        machine = ReferenceMachine(registers: fixture.registers, features: Set(FixtureShape.features),
-                                   maxPhysicalAddressBits: FixtureShape.maxPhysicalAddressBits)
+        machine = ReferenceMachine(
+            registers: fixture.registers, features: Set(FixtureShape.features),
+            maxPhysicalAddressBits: FixtureShape.maxPhysicalAddressBits)
         guard let format = walker.activeFormat(machine) else { fatalError("no active format") }
         self.format = format
         var words: [UInt64: UInt64] = [:]
@@ -325,8 +334,9 @@ public final class InterpreterFixture: @unchecked Sendable {
         }
         memory = ReferenceMemory(words)
         accesses = fixture.accesses.swift.map { a in
-            ReferenceAccess(address: a.address, kind: a.kind == .write ? "write" : a.kind == .fetch ? "fetch" : "read",
-                            cpl: Int(a.cpl), implicit: a.implicit)
+            ReferenceAccess(
+                address: a.address, kind: a.kind == .write ? "write" : a.kind == .fetch ? "fetch" : "read",
+                cpl: Int(a.cpl), implicit: a.implicit)
         }
     }
 }
@@ -336,8 +346,9 @@ extension InterpreterFixture {
     public func walk(_ i: Int) -> UInt64 {
         var trace: [ReferenceStep] = []
         var reason = ""
-        let outcome = walker.walk(format, machine: machine, access: accesses[i & (accesses.count - 1)], memory: memory,
-                                  trace: &trace, reason: &reason)
+        let outcome = walker.walk(
+            format, machine: machine, access: accesses[i & (accesses.count - 1)], memory: memory,
+            trace: &trace, reason: &reason)
         if case .translation(let physical, _, _) = outcome { return physical }
         return ~0
     }
@@ -369,8 +380,10 @@ public final class TLBFixture: @unchecked Sendable {
         entries.initialize(repeating: cw_tlb_entry(), count: Self.sets)
         let ctlb = UnsafeMutablePointer<cw_tlb>.allocate(capacity: 1)
         // The same context as the generated TLB's: the guest's PCID, VPID 0, no EPT.
-        ctlb.initialize(to: cw_tlb(entries: entries, mask: UInt64(Self.sets - 1), mmu: UnsafePointer(guest.cmmu), eptp: 0,
-                                   pcid: UInt16(truncatingIfNeeded: guest.prepared.tag), vpid: 0))
+        ctlb.initialize(
+            to: cw_tlb(
+                entries: entries, mask: UInt64(Self.sets - 1), mmu: UnsafePointer(guest.cmmu), eptp: 0,
+                pcid: UInt16(truncatingIfNeeded: guest.prepared.tag), vpid: 0))
         self.ctlb = ctlb
         var rng = SplitMix64(seed: FixtureShape.seed &+ 0x200)
         // Pages whose slots are free in both TLBs: probe by filling and checking that the page hits.

@@ -70,8 +70,10 @@ struct TableBuilder {
     let host: (UInt64) -> UInt64
     private(set) var tables = 1
 
-    init(memory: HostMemory, levels: Int, root: UInt64, tableFlags: UInt64, tableFrames: Range<UInt64>,
-         host: @escaping (UInt64) -> UInt64) {
+    init(
+        memory: HostMemory, levels: Int, root: UInt64, tableFlags: UInt64, tableFrames: Range<UInt64>,
+        host: @escaping (UInt64) -> UInt64
+    ) {
         self.memory = memory
         self.levels = levels
         self.root = root

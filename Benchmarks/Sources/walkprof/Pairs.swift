@@ -87,29 +87,46 @@ struct CTLBStep: Step {
 
 func guestLoops(_ levels: Int) -> (Loop, Loop) {
     let f = GuestFixture(levels: levels)
-    return (loop(GeneratedStep(prepared: f.prepared, space: DirectSpace(f.memory.flat), accesses: f.accesses.swift,
-                               mask: f.accesses.mask), keeping: f),
-            loop(CGuestStep(mmu: f.cmmu, call: CCall(f.memory.c, f.accesses)), keeping: f))
+    return (
+        loop(
+            GeneratedStep(
+                prepared: f.prepared, space: DirectSpace(f.memory.flat), accesses: f.accesses.swift,
+                mask: f.accesses.mask), keeping: f),
+        loop(CGuestStep(mmu: f.cmmu, call: CCall(f.memory.c, f.accesses)), keeping: f)
+    )
 }
 
 func eptLoops(_ levels: Int) -> (Loop, Loop) {
     let f = NestedFixture(levels: levels)
-    return (loop(GeneratedStep(prepared: f.ept, space: DirectSpace(f.memory.flat), accesses: f.eptAccesses.swift,
-                               mask: f.eptAccesses.mask), keeping: f),
-            loop(CEPTStep(mmu: f.cept, call: CCall(f.memory.c, f.eptAccesses)), keeping: f))
+    return (
+        loop(
+            GeneratedStep(
+                prepared: f.ept, space: DirectSpace(f.memory.flat), accesses: f.eptAccesses.swift,
+                mask: f.eptAccesses.mask), keeping: f),
+        loop(CEPTStep(mmu: f.cept, call: CCall(f.memory.c, f.eptAccesses)), keeping: f)
+    )
 }
 
 func nestedLoops(_ levels: Int) -> (Loop, Loop) {
     let f = NestedFixture(levels: levels)
-    return (loop(GeneratedStep(prepared: f.guest, space: f.space, accesses: f.guestAccesses.swift, mask: f.guestAccesses.mask), keeping: f),
-            loop(CNestedStep(guest: f.cguest, ept: f.cept, call: CCall(f.memory.c, f.guestAccesses)), keeping: f))
+    return (
+        loop(
+            GeneratedStep(
+                prepared: f.guest, space: f.space, accesses: f.guestAccesses.swift, mask: f.guestAccesses.mask),
+            keeping: f),
+        loop(CNestedStep(guest: f.cguest, ept: f.cept, call: CCall(f.memory.c, f.guestAccesses)), keeping: f)
+    )
 }
 
 func tlbLoops() -> (Loop, Loop) {
     let f = TLBFixture(GuestFixture(levels: 4))
-    return (loop(TLBStep(tlb: f.tlb, prepared: f.guest.prepared, space: DirectSpace(f.guest.memory.flat),
-                         accesses: f.accesses.swift, mask: f.accesses.mask), keeping: f),
-            loop(CTLBStep(tlb: UnsafePointer(f.ctlb), accesses: f.accesses), keeping: f))
+    return (
+        loop(
+            TLBStep(
+                tlb: f.tlb, prepared: f.guest.prepared, space: DirectSpace(f.guest.memory.flat),
+                accesses: f.accesses.swift, mask: f.accesses.mask), keeping: f),
+        loop(CTLBStep(tlb: UnsafePointer(f.ctlb), accesses: f.accesses), keeping: f)
+    )
 }
 
 /// Times `rounds` alternating batches of `batch` iterations of each loop; prints the medians and
@@ -118,7 +135,8 @@ func pairs(rounds: Int, batch: Int) {
     let all: [(String, String, () -> (Loop, Loop))] = [
         ("Walk4Level", "CWalk4Level", { guestLoops(4) }), ("Walk5Level", "CWalk5Level", { guestLoops(5) }),
         ("WalkEPT4", "CWalkEPT4", { eptLoops(4) }), ("WalkEPT5", "CWalkEPT5", { eptLoops(5) }),
-        ("WalkNested4x4", "CWalkNested4x4", { nestedLoops(4) }), ("WalkNested5x5", "CWalkNested5x5", { nestedLoops(5) }),
+        ("WalkNested4x4", "CWalkNested4x4", { nestedLoops(4) }),
+        ("WalkNested5x5", "CWalkNested5x5", { nestedLoops(5) }),
         ("TLBHit", "CTLBHit", tlbLoops),
     ]
     func time(_ loop: Loop, _ start: Int, _ sink: inout UInt64) -> Double {
@@ -131,7 +149,9 @@ func pairs(rounds: Int, batch: Int) {
         let s = v.sorted()
         return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
     }
-    print("| generated | C | generated, median | C, median | ratio, median of \(rounds) paired batches | p25–p75 of the ratios |")
+    print(
+        "| generated | C | generated, median | C, median | ratio, median of \(rounds) paired batches | p25–p75 of the ratios |"
+    )
     print("|---|---|---:|---:|---:|---:|")
     var sink: UInt64 = 0
     for (name, cName, make) in all {
@@ -142,16 +162,21 @@ func pairs(rounds: Int, batch: Int) {
         for round in 0..<rounds {
             let start = round &* batch
             // Alternate which goes first.
-            let (a, b) = round % 2 == 0
+            let (a, b) =
+                round % 2 == 0
                 ? (time(generated, start, &sink), time(c, start, &sink))
-                : { let y = time(c, start, &sink); return (time(generated, start, &sink), y) }()
+                : {
+                    let y = time(c, start, &sink); return (time(generated, start, &sink), y)
+                }()
             g.append(a)
             k.append(b)
             ratios.append(a / b)
         }
         let sorted = ratios.sorted()
-        print(String(format: "| `%@` | `%@` | %.1f ns | %.1f ns | **%.2f** | %.2f–%.2f |", name, cName, median(g), median(k),
-                     median(ratios), sorted[sorted.count / 4], sorted[(3 * sorted.count) / 4]))
+        print(
+            String(
+                format: "| `%@` | `%@` | %.1f ns | %.1f ns | **%.2f** | %.2f–%.2f |", name, cName, median(g), median(k),
+                median(ratios), sorted[sorted.count / 4], sorted[(3 * sorted.count) / 4]))
     }
     _ = consume(sink)
 }

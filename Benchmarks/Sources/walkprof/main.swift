@@ -120,17 +120,22 @@ func verify() -> Bool {
         case .translation(let t):
             agree = c.status == UInt32(CW_OK) && c.physical == t.physical && c.page_size == t.pageSize
         case .fault(let f):
-            agree = (c.status == UInt32(CW_PAGE_FAULT) || c.status == UInt32(CW_EPT_VIOLATION)) && c.error_code == f.report
+            agree =
+                (c.status == UInt32(CW_PAGE_FAULT) || c.status == UInt32(CW_EPT_VIOLATION)) && c.error_code == f.report
         case .nestedFault(let f, let gpa):
-            agree = c.guest_physical == gpa && (f.kind == .misconfiguration || f.kind == .reserved
-                ? c.status == UInt32(CW_EPT_MISCONFIG) : c.status == UInt32(CW_EPT_VIOLATION))
+            agree =
+                c.guest_physical == gpa
+                && (f.kind == .misconfiguration || f.kind == .reserved
+                    ? c.status == UInt32(CW_EPT_MISCONFIG) : c.status == UInt32(CW_EPT_VIOLATION))
         case .generalProtection:
             agree = c.status == UInt32(CW_GP)
         default:
             agree = false
         }
         if !agree && ok {
-            print("\(label) access \(i): generated \(swift), C status \(c.status) physical 0x\(String(c.physical, radix: 16)) code 0x\(String(c.error_code, radix: 16))")
+            print(
+                "\(label) access \(i): generated \(swift), C status \(c.status) physical 0x\(String(c.physical, radix: 16)) code 0x\(String(c.error_code, radix: 16))"
+            )
             ok = false
         }
     }

@@ -50,7 +50,8 @@ public struct SwiftGenerator {
     func registersFile() -> String {
         var p = CodePrinter()
         header(&p, "Registers, CPUID features and the control bits each feature gates.")
-        p.print("/// The registers of the specs (control registers, MSRs, VMX fields), as indices into ``ControlState``.")
+        p.print(
+            "/// The registers of the specs (control registers, MSRs, VMX fields), as indices into ``ControlState``.")
         p.print("public enum SpecRegister: Int, Sendable, CaseIterable {")
         p.indent { p in
             for (i, r) in specs.registers.enumerated() {
@@ -65,7 +66,9 @@ public struct SwiftGenerator {
         p.indent { p in
             for (i, f) in specs.features.enumerated() {
                 let sub = f.subleaf.map { ".\($0)" } ?? ""
-                p.print(at(f.location) + "  CPUID.\(Swiftify.hex(UInt64(f.leaf)))\(sub):\(f.register.uppercased())[\(f.bit)]")
+                p.print(
+                    at(f.location)
+                        + "  CPUID.\(Swiftify.hex(UInt64(f.leaf)))\(sub):\(f.register.uppercased())[\(f.bit)]")
                 p.print("case \(Swiftify.identifier(f.name)) = \(i)")
             }
         }
@@ -79,12 +82,17 @@ public struct SwiftGenerator {
             p.print("]", "")
             p.print("/// Index of the register called `name`.")
             p.print("public static func index(named name: String) -> Int? { indices[name] }", "")
-            p.print("static let indices: [String: Int] = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })", "")
-            p.print("/// Control bits that need a CPUID feature; setting one without it is a state the CPU cannot hold.")
+            p.print(
+                "static let indices: [String: Int] = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })",
+                "")
+            p.print(
+                "/// Control bits that need a CPUID feature; setting one without it is a state the CPU cannot hold.")
             p.print("public static let featureGates: [FeatureGate] = [")
             p.indent { p in
                 for g in lowered.featureGates {
-                    p.print("FeatureGate(register: \(g.register), mask: \(Swiftify.hex(g.mask)), feature: \(g.feature), name: \(Swiftify.string(g.name))),  // needs \(lowered.features[g.feature])")
+                    p.print(
+                        "FeatureGate(register: \(g.register), mask: \(Swiftify.hex(g.mask)), feature: \(g.feature), name: \(Swiftify.string(g.name))),  // needs \(lowered.features[g.feature])"
+                    )
                 }
             }
             p.print("]")
@@ -99,7 +107,9 @@ public struct SwiftGenerator {
             p.print("]", "")
             p.print("/// Index of the feature called `name`.")
             p.print("public static func index(named name: String) -> Int? { indices[name] }", "")
-            p.print("static let indices: [String: Int] = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })")
+            p.print(
+                "static let indices: [String: Int] = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })"
+            )
         }
         p.print("}")
         return p.text
@@ -123,24 +133,31 @@ public struct SwiftGenerator {
 
     func reserved(_ items: [LoweredReserved]) -> String {
         if items.isEmpty { return "[]" }
-        return "[" + items.map { r in
-            var args = ["mask: \(Swiftify.hex(r.mask))"]
-            if r.aboveMaxPhysicalAddress { args.append("aboveMaxPhysicalAddress: true") }
-            if let w = r.when { args.append("when: \(table(w))") }
-            return "ReservedDescriptor(\(args.joined(separator: ", ")))"
-        }.joined(separator: ", ") + "]"
+        return "["
+            + items.map { r in
+                var args = ["mask: \(Swiftify.hex(r.mask))"]
+                if r.aboveMaxPhysicalAddress { args.append("aboveMaxPhysicalAddress: true") }
+                if let w = r.when { args.append("when: \(table(w))") }
+                return "ReservedDescriptor(\(args.joined(separator: ", ")))"
+            }.joined(separator: ", ") + "]"
     }
 
     func pagingFile() -> String {
         var p = CodePrinter()
-        header(&p, "Paging formats: per level the index slice, masks, reserved bits and entry rules; per format the fault and report rules, each compiled to a truth table.")
+        header(
+            &p,
+            "Paging formats: per level the index slice, masks, reserved bits and entry rules; per format the fault and report rules, each compiled to a truth table."
+        )
         p.print("/// The paging formats of the specs, lowered to tables for ``Walker``.")
         p.print("public enum SpecFormats {")
         p.indent { p in
             p.print("/// Every format, in name order.")
-            p.print("public static let all: [PagingFormatDescriptor] = [\(lowered.formats.map { Swiftify.identifier($0.name) }.joined(separator: ", "))]", "")
+            p.print(
+                "public static let all: [PagingFormatDescriptor] = [\(lowered.formats.map { Swiftify.identifier($0.name) }.joined(separator: ", "))]",
+                "")
             p.print("/// The format called `name`.")
-            p.print("public static func named(_ name: String) -> PagingFormatDescriptor? { all.first { $0.name == name } }")
+            p.print(
+                "public static func named(_ name: String) -> PagingFormatDescriptor? { all.first { $0.name == name } }")
             for f in lowered.formats { format(f, &p) }
         }
         p.print("}")
@@ -155,8 +172,12 @@ public struct SwiftGenerator {
         p.print("/// Enabled when: \(f.enabledWhen.text)")
         p.print("public static let \(Swiftify.identifier(f.name)) = PagingFormatDescriptor(")
         p.indent { p in
-            p.print("name: \(Swiftify.string(f.name)), family: .\(f.family == .ept ? "ept" : "guest"), addressBits: \(f.addressBits), canonical: \(f.canonical),")
-            p.print("physicalAddressLimit: \(f.physicalAddressLimit), rootRegister: \(f.rootRegister), rootMask: \(Swiftify.hex(f.rootMask)),  // \(f.rootText)")
+            p.print(
+                "name: \(Swiftify.string(f.name)), family: .\(f.family == .ept ? "ept" : "guest"), addressBits: \(f.addressBits), canonical: \(f.canonical),"
+            )
+            p.print(
+                "physicalAddressLimit: \(f.physicalAddressLimit), rootRegister: \(f.rootRegister), rootMask: \(Swiftify.hex(f.rootMask)),  // \(f.rootText)"
+            )
             p.print("// enabled when \(f.enabledWhen.text); \(inputNames(f.enabledWhen))")
             p.print("enabledWhen: \(table(f.enabledWhen)),")
             p.print("levels: [")
@@ -168,7 +189,9 @@ public struct SwiftGenerator {
                 for fault in f.faults {
                     p.print(at(fault.rule.location) + "  \(fault.rule.text)")
                     p.print("// \(inputNames(fault.rule))")
-                    p.print("FaultDescriptor(rule: \(table(fault.rule)), sets: [\(fault.sets.map(String.init).joined(separator: ", "))], why: \(Swiftify.string(fault.why))),")
+                    p.print(
+                        "FaultDescriptor(rule: \(table(fault.rule)), sets: [\(fault.sets.map(String.init).joined(separator: ", "))], why: \(Swiftify.string(fault.why))),"
+                    )
                 }
             }
             p.print("],")
@@ -187,7 +210,9 @@ public struct SwiftGenerator {
             if let k = f.protectionKeys {
                 p.print("protectionKeys: ProtectionKeyDescriptor(")
                 p.indent { p in
-                    p.print("userRegister: \(k.user), supervisorRegister: \(k.supervisor), pageIsUserRight: \(k.pageIsUser),  // \(specs.registers[k.user].name), \(specs.registers[k.supervisor].name)")
+                    p.print(
+                        "userRegister: \(k.user), supervisorRegister: \(k.supervisor), pageIsUserRight: \(k.pageIsUser),  // \(specs.registers[k.user].name), \(specs.registers[k.supervisor].name)"
+                    )
                     p.print("accessDisableShift: [\(k.ad.map(String.init).joined(separator: ", "))],")
                     p.print("writeDisableShift: [\(k.wd.map(String.init).joined(separator: ", "))]),")
                 }
@@ -199,12 +224,16 @@ public struct SwiftGenerator {
                 p.indent { p in
                     if let g = t.global { p.print("// global when \(g.text)") }
                     p.print("globalWhen: \(t.global.map(table) ?? "nil"),")
-                    p.print("tagRegister: \(t.tagRegister), tagMask: \(Swiftify.hex(t.tagMask)),  // \(specs.registers[t.tagRegister].name)")
+                    p.print(
+                        "tagRegister: \(t.tagRegister), tagMask: \(Swiftify.hex(t.tagMask)),  // \(specs.registers[t.tagRegister].name)"
+                    )
                     if let w = t.tagWhen { p.print("// tagged when \(w.text)") }
                     p.print("tagWhen: \(t.tagWhen.map(table) ?? "nil"),")
                     if let k = t.keepWhen { p.print("// a root write keeps the tag's entries when \(k.text)") }
                     p.print("keepWhen: \(t.keepWhen.map(table) ?? "nil"),")
-                    p.print("flushAllOnChange: [\(t.flushAll.map { "(\($0.register), \(Swiftify.hex($0.mask)))" }.joined(separator: ", "))]),  // \(t.flushAll.map(\.name).joined(separator: ", "))")
+                    p.print(
+                        "flushAllOnChange: [\(t.flushAll.map { "(\($0.register), \(Swiftify.hex($0.mask)))" }.joined(separator: ", "))]),  // \(t.flushAll.map(\.name).joined(separator: ", "))"
+                    )
                 }
             } else {
                 p.print("tlb: nil,")
@@ -217,7 +246,9 @@ public struct SwiftGenerator {
                 }
             }
             p.print("],")
-            if !f.rootReserved.isEmpty { p.print("// root reserved: " + f.rootReserved.map(\.text).joined(separator: "; ")) }
+            if !f.rootReserved.isEmpty {
+                p.print("// root reserved: " + f.rootReserved.map(\.text).joined(separator: "; "))
+            }
             p.print("rootReserved: \(reserved(f.rootReserved)),")
             p.print("sourceFiles: [\(f.sourceFiles.map { Swiftify.string(path($0)) }.joined(separator: ", "))])")
         }
@@ -225,15 +256,21 @@ public struct SwiftGenerator {
 
     func level(_ l: LoweredLevel, _ f: LoweredFormat, _ p: inout CodePrinter) {
         p.print(at(l.location))
-        p.print("// \(l.name): index = address bits \(l.indexShift + l.indexBits - 1):\(l.indexShift); \(l.layoutName), \(l.entryBytes) bytes")
+        p.print(
+            "// \(l.name): index = address bits \(l.indexShift + l.indexBits - 1):\(l.indexShift); \(l.layoutName), \(l.entryBytes) bytes"
+        )
         for field in l.fields.reversed() {
             let bits = field.width == 1 ? "\(field.shift)" : "\(field.shift + field.width - 1):\(field.shift)"
             p.print("//   \(bits.padding(toLength: 7, withPad: " ", startingAt: 0)) \(field.name)")
         }
         p.print("LevelDescriptor(")
         p.indent { p in
-            p.print("name: \(Swiftify.string(l.name)), indexShift: \(l.indexShift), indexBits: \(l.indexBits), entryBytes: \(l.entryBytes),")
-            p.print("addressMask: \(Swiftify.hex(l.addressMask)), accessedMask: \(Swiftify.hex(l.accessedMask)), dirtyMask: \(Swiftify.hex(l.dirtyMask)), keyMask: \(Swiftify.hex(l.keyMask)),")
+            p.print(
+                "name: \(Swiftify.string(l.name)), indexShift: \(l.indexShift), indexBits: \(l.indexBits), entryBytes: \(l.entryBytes),"
+            )
+            p.print(
+                "addressMask: \(Swiftify.hex(l.addressMask)), accessedMask: \(Swiftify.hex(l.accessedMask)), dirtyMask: \(Swiftify.hex(l.dirtyMask)), keyMask: \(Swiftify.hex(l.keyMask)),"
+            )
             p.print("// present when \(l.present.text); \(inputNames(l.present))")
             p.print("present: \(table(l.present)),")
             if let lw = l.leafWhen {
@@ -243,17 +280,25 @@ public struct SwiftGenerator {
                 p.print("leafWhen: nil,")
             }
             p.print("isLast: \(l.isLast), loadedWithRoot: \(l.loadedWithRoot),")
-            for (label, items) in [("reserved", l.reserved), ("leafReserved", l.leafReserved), ("tableReserved", l.tableReserved)] {
+            for (label, items) in [
+                ("reserved", l.reserved), ("leafReserved", l.leafReserved), ("tableReserved", l.tableReserved),
+            ] {
                 if !items.isEmpty { p.print("// \(label): " + items.map(\.text).joined(separator: "; ")) }
                 p.print("\(label): \(reserved(items)),")
             }
-            p.print("leafPieces: [\(l.pieces.map { "AddressPieceDescriptor(fromShift: \($0.fromShift), width: \($0.width), toShift: \($0.toShift), requires: \($0.requires))" }.joined(separator: ", "))],")
+            p.print(
+                "leafPieces: [\(l.pieces.map { "AddressPieceDescriptor(fromShift: \($0.fromShift), width: \($0.width), toShift: \($0.toShift), requires: \($0.requires))" }.joined(separator: ", "))],"
+            )
             if let m = l.misconfigured { p.print("// misconfigured when \(m.text)") }
             p.print("misconfigured: \(l.misconfigured.map(table) ?? "nil"),")
             if let m = l.leafMisconfigured { p.print("// leaf misconfigured when \(m.text)") }
             p.print("leafMisconfigured: \(l.leafMisconfigured.map(table) ?? "nil"),")
-            p.print("rights: [\(l.rights.map { "RightDescriptor(mask: \(Swiftify.hex($0.mask)), denies: \($0.denies))" }.joined(separator: ", "))],  // \(f.rightNames.joined(separator: ", "))")
-            p.print("fields: [\(l.fields.map { "(\(Swiftify.string($0.name)), \($0.shift), \($0.width))" }.joined(separator: ", "))]),")
+            p.print(
+                "rights: [\(l.rights.map { "RightDescriptor(mask: \(Swiftify.hex($0.mask)), denies: \($0.denies))" }.joined(separator: ", "))],  // \(f.rightNames.joined(separator: ", "))"
+            )
+            p.print(
+                "fields: [\(l.fields.map { "(\(Swiftify.string($0.name)), \($0.shift), \($0.width))" }.joined(separator: ", "))]),"
+            )
         }
     }
 }

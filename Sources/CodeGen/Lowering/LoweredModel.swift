@@ -125,8 +125,11 @@ public struct LoweredFormat: Sendable {
     /// (userRegister, supervisorRegister, pageIsUserRight, adShifts, wdShifts)
     public var protectionKeys: (user: Int, supervisor: Int, pageIsUser: Int, ad: [Int], wd: [Int])?
     /// TLB rules: global leaf rule (entry), tag register+mask, tag/keep rules (control), flush-all fields.
-    public var tlb: (global: LoweredRuleTable?, tagRegister: Int, tagMask: UInt64, tagWhen: LoweredRuleTable?,
-                     keepWhen: LoweredRuleTable?, flushAll: [(register: Int, mask: UInt64, name: String)])?
+    public var tlb:
+        (
+            global: LoweredRuleTable?, tagRegister: Int, tagMask: UInt64, tagWhen: LoweredRuleTable?,
+            keepWhen: LoweredRuleTable?, flushAll: [(register: Int, mask: UInt64, name: String)]
+        )?
     /// Conditions under which the root register holds a value the processor rejects, with reasons.
     public var rootChecks: [(rule: LoweredRuleTable, why: String)]
     /// Bits of the root register that must be zero (including those at or above MAXPHYADDR).

@@ -42,7 +42,9 @@ public struct Lowering {
         var gates: [(Int, UInt64, Int, String)] = []
         for (ri, r) in specs.registers.enumerated() {
             for f in r.fields {
-                if let req = f.requires, let fi = featureIndex[req.value] { gates.append((ri, f.bits.mask, fi, "\(r.name).\(f.name)")) }
+                if let req = f.requires, let fi = featureIndex[req.value] {
+                    gates.append((ri, f.bits.mask, fi, "\(r.name).\(f.name)"))
+                }
             }
         }
         return LoweredSpecs(
@@ -50,13 +52,18 @@ public struct Lowering {
             formats: try specs.formats.map(lower), files: specs.files)
     }
 
-    func scope(_ kinds: RuleScope.Kinds, layout: EntryLayout? = nil, rights: [String] = [], facts: [String] = []) -> RuleScope {
-        RuleScope(kinds: kinds, registers: registerMap, features: Set(specs.features.map(\.name)), layout: layout,
-                  rights: rights, faultFacts: facts)
+    func scope(_ kinds: RuleScope.Kinds, layout: EntryLayout? = nil, rights: [String] = [], facts: [String] = [])
+        -> RuleScope
+    {
+        RuleScope(
+            kinds: kinds, registers: registerMap, features: Set(specs.features.map(\.name)), layout: layout,
+            rights: rights, faultFacts: facts)
     }
 
     /// Compiles `rule` to a truth table over its inputs.
-    func table(_ rule: Rule, _ scope: RuleScope, layout: EntryLayout? = nil, rights: [String] = [], facts: [String] = [])
+    func table(
+        _ rule: Rule, _ scope: RuleScope, layout: EntryLayout? = nil, rights: [String] = [], facts: [String] = []
+    )
         throws -> LoweredRuleTable
     {
         var inputs: [LoweredRuleTable.Input] = []
@@ -67,22 +74,31 @@ public struct Lowering {
             switch resolved {
             case .control(let register, let field, let width):
                 let f = registerMap[register]?.field(field)
-                inputs.append(.init(source: "control", index: registerIndex[register] ?? 0, shift: f?.bits.low ?? 0,
-                                    width: width, name: name))
+                inputs.append(
+                    .init(
+                        source: "control", index: registerIndex[register] ?? 0, shift: f?.bits.low ?? 0,
+                        width: width, name: name))
             case .feature(let feature):
-                inputs.append(.init(source: "feature", index: featureIndex[feature] ?? 0, shift: 0, width: 1, name: name))
+                inputs.append(
+                    .init(source: "feature", index: featureIndex[feature] ?? 0, shift: 0, width: 1, name: name))
             case .access(let attribute):
-                inputs.append(.init(source: "access", index: AccessAttribute.allCases.firstIndex(of: attribute) ?? 0,
-                                    shift: 0, width: 1, name: name))
+                inputs.append(
+                    .init(
+                        source: "access", index: AccessAttribute.allCases.firstIndex(of: attribute) ?? 0,
+                        shift: 0, width: 1, name: name))
             case .entry(let field, let width):
-                inputs.append(.init(source: "entry", index: 0, shift: layout?.field(field)?.bits.low ?? 0, width: width,
-                                    name: name))
+                inputs.append(
+                    .init(
+                        source: "entry", index: 0, shift: layout?.field(field)?.bits.low ?? 0, width: width,
+                        name: name))
             case .right(let r):
-                inputs.append(.init(source: "right", index: rights.firstIndex(of: r) ?? 0, shift: 0, width: 1, name: name))
+                inputs.append(
+                    .init(source: "right", index: rights.firstIndex(of: r) ?? 0, shift: 0, width: 1, name: name))
             case .key(let k):
                 inputs.append(.init(source: "key", index: k == "AD" ? 0 : 1, shift: 0, width: 1, name: name))
             case .fault(let fact):
-                inputs.append(.init(source: "fault", index: facts.firstIndex(of: fact) ?? 0, shift: 0, width: 1, name: name))
+                inputs.append(
+                    .init(source: "fault", index: facts.firstIndex(of: fact) ?? 0, shift: 0, width: 1, name: name))
             }
         }
         let bits = inputs.reduce(0) { $0 + $1.width }
@@ -104,8 +120,9 @@ public struct Lowering {
     func anyOf(_ rules: [Rule]) -> Rule? {
         guard var combined = rules.first else { return nil }
         for r in rules.dropFirst() {
-            combined = Rule(expression: .or(combined.expression, r.expression), text: "\(combined.text) || \(r.text)",
-                            location: combined.location)
+            combined = Rule(
+                expression: .or(combined.expression, r.expression), text: "\(combined.text) || \(r.text)",
+                location: combined.location)
         }
         if rules.count > 1 { combined.text = rules.map { "(\($0.text))" }.joined(separator: " || ") }
         return combined
@@ -130,8 +147,9 @@ public struct Lowering {
                 text = "address bits at or above MAXPHYADDR"
             }
             if let w = item.when { text += " when \(w.text)" }
-            return LoweredReserved(mask: mask, aboveMaxPhysicalAddress: above,
-                                   when: try item.when.map { try table($0, s) }, text: text)
+            return LoweredReserved(
+                mask: mask, aboveMaxPhysicalAddress: above,
+                when: try item.when.map { try table($0, s) }, text: text)
         }
     }
 
@@ -155,20 +173,22 @@ public struct Lowering {
             let pieces = level.leafAddress.map { p in
                 (p.from.low, p.from.width, p.to.low, p.requires.flatMap { featureIndex[$0] } ?? -1)
             }
-            levels.append(LoweredLevel(
-                name: level.name, indexShift: level.index.low, indexBits: level.index.width, entryBytes: layout.size,
-                addressMask: layout.field(role: .address)?.bits.mask ?? 0,
-                accessedMask: layout.field(role: .accessed)?.bits.mask ?? 0,
-                dirtyMask: layout.field(role: .dirty)?.bits.mask ?? 0,
-                keyMask: layout.field(role: .protectionKey)?.bits.mask ?? 0,
-                present: present, leafWhen: leafWhen, isLast: i == f.levels.count - 1,
-                loadedWithRoot: level.loadedWithRoot,
-                reserved: try reserved(f.reserved + level.reserved, layout: layout, format: f),
-                leafReserved: try reserved(level.leafReserved, layout: layout, format: f),
-                tableReserved: try reserved(level.tableReserved, layout: layout, format: f),
-                pieces: pieces, misconfigured: misc, leafMisconfigured: leafMisc, rights: rights,
-                fields: layout.fields.map { ($0.name, $0.bits.low, $0.bits.width) }, layoutName: layout.name,
-                location: level.location))
+            levels.append(
+                LoweredLevel(
+                    name: level.name, indexShift: level.index.low, indexBits: level.index.width,
+                    entryBytes: layout.size,
+                    addressMask: layout.field(role: .address)?.bits.mask ?? 0,
+                    accessedMask: layout.field(role: .accessed)?.bits.mask ?? 0,
+                    dirtyMask: layout.field(role: .dirty)?.bits.mask ?? 0,
+                    keyMask: layout.field(role: .protectionKey)?.bits.mask ?? 0,
+                    present: present, leafWhen: leafWhen, isLast: i == f.levels.count - 1,
+                    loadedWithRoot: level.loadedWithRoot,
+                    reserved: try reserved(f.reserved + level.reserved, layout: layout, format: f),
+                    leafReserved: try reserved(level.leafReserved, layout: layout, format: f),
+                    tableReserved: try reserved(level.tableReserved, layout: layout, format: f),
+                    pieces: pieces, misconfigured: misc, leafMisconfigured: leafMisc, rights: rights,
+                    fields: layout.fields.map { ($0.name, $0.bits.low, $0.bits.width) }, layoutName: layout.name,
+                    location: level.location))
         }
         var facts = ["not-present", "reserved"]
         for rule in f.faults {
@@ -176,16 +196,23 @@ public struct Lowering {
         }
         let faultScope = scope([.access, .rights, .control, .feature, .key], rights: rightNames)
         let faults = try f.faults.map { rule in
-            (try table(rule.when, faultScope, rights: rightNames), rule.sets.compactMap { facts.firstIndex(of: $0) }, rule.why)
+            (
+                try table(rule.when, faultScope, rights: rightNames), rule.sets.compactMap { facts.firstIndex(of: $0) },
+                rule.why
+            )
         }
         let reportScope = scope([.access, .fault, .control, .feature, .rights], rights: rightNames, facts: facts)
         let reportRegister = registerMap[f.report.register.value]
         let flags = try f.report.flags.map { flag in
-            (reportRegister?.field(flag.field)?.bits.mask ?? 0, flag.field,
-             try table(flag.rule, reportScope, rights: rightNames, facts: facts))
+            (
+                reportRegister?.field(flag.field)?.bits.mask ?? 0, flag.field,
+                try table(flag.rule, reportScope, rights: rightNames, facts: facts)
+            )
         }
         var keys: (Int, Int, Int, [Int], [Int])?
-        if let pk = f.protectionKeys, let user = registerMap[pk.userRegister], let sup = registerMap[pk.supervisorRegister] {
+        if let pk = f.protectionKeys, let user = registerMap[pk.userRegister],
+            let sup = registerMap[pk.supervisorRegister]
+        {
             var ad: [Int] = []
             var wd: [Int] = []
             var k = 0
@@ -195,8 +222,10 @@ public struct Lowering {
                 k += 1
             }
             _ = sup
-            keys = (registerIndex[pk.userRegister] ?? 0, registerIndex[pk.supervisorRegister] ?? 0,
-                    rightNames.firstIndex(of: pk.pageIsUser) ?? 0, ad, wd)
+            keys = (
+                registerIndex[pk.userRegister] ?? 0, registerIndex[pk.supervisorRegister] ?? 0,
+                rightNames.firstIndex(of: pk.pageIsUser) ?? 0, ad, wd
+            )
         }
         let rootParts = f.root.value.split(separator: ".").map(String.init)
         let rootRegister = registerIndex[rootParts.first ?? ""] ?? 0
@@ -206,19 +235,27 @@ public struct Lowering {
         if let t = f.tlb {
             func field(_ name: String) -> (Int, UInt64) {
                 let parts = name.split(separator: ".").map(String.init)
-                return (registerIndex[parts.first ?? ""] ?? 0, registerMap[parts.first ?? ""]?.field(parts.last ?? "")?.bits.mask ?? 0)
+                return (
+                    registerIndex[parts.first ?? ""] ?? 0,
+                    registerMap[parts.first ?? ""]?.field(parts.last ?? "")?.bits.mask ?? 0
+                )
             }
             let leafScope = scope([.entry, .control, .feature], layout: defaultLayout)
             let tag = t.tag.map { field($0.value) } ?? (0, 0)
-            tlb = (try t.globalWhen.map { try table($0, leafScope, layout: defaultLayout) }, tag.0, tag.1,
-                   try t.tagWhen.map { try table($0, controlScope) }, try t.keepWhen.map { try table($0, controlScope) },
-                   t.flushAllOnChange.map { let r = field($0.value); return (r.0, r.1, $0.value) })
+            tlb = (
+                try t.globalWhen.map { try table($0, leafScope, layout: defaultLayout) }, tag.0, tag.1,
+                try t.tagWhen.map { try table($0, controlScope) }, try t.keepWhen.map { try table($0, controlScope) },
+                t.flushAllOnChange.map {
+                    let r = field($0.value); return (r.0, r.1, $0.value)
+                }
+            )
         }
         let rootChecks = try f.rootChecks.map { (try table($0.invalidWhen, controlScope), $0.why) }
         var rootReserved: [LoweredReserved] = []
         for item in f.rootReserved {
-            var r = LoweredReserved(mask: 0, aboveMaxPhysicalAddress: false,
-                                    when: try item.when.map { try table($0, controlScope) }, text: "")
+            var r = LoweredReserved(
+                mask: 0, aboveMaxPhysicalAddress: false,
+                when: try item.when.map { try table($0, controlScope) }, text: "")
             switch item.bits {
             case .range(let b):
                 r.mask = b.mask
@@ -239,8 +276,12 @@ public struct Lowering {
             rightNames: rightNames, faults: faults, factNames: facts,
             reportRegister: registerIndex[f.report.register.value] ?? 0, reportFlags: flags,
             accessedDirtyWhen: try table(f.accessedDirtyWhen ?? always, controlScope), protectionKeys: keys,
-            tlb: tlb.map { (global: $0.0, tagRegister: $0.1, tagMask: $0.2, tagWhen: $0.3, keepWhen: $0.4,
-                            flushAll: $0.5.map { (register: $0.0, mask: $0.1, name: $0.2) }) },
+            tlb: tlb.map {
+                (
+                    global: $0.0, tagRegister: $0.1, tagMask: $0.2, tagWhen: $0.3, keepWhen: $0.4,
+                    flushAll: $0.5.map { (register: $0.0, mask: $0.1, name: $0.2) }
+                )
+            },
             rootChecks: rootChecks, rootReserved: rootReserved, sourceFiles: f.files.sorted(), location: f.location)
     }
 }

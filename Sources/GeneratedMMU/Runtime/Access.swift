@@ -67,7 +67,8 @@ public struct Access: Sendable, Hashable {
 
     /// Creates an access.
     @inlinable
-    public init(address: UInt64, kind: AccessKind, cpl: UInt8 = 0, implicit: Bool = false, extra: AccessAttributes = []) {
+    public init(address: UInt64, kind: AccessKind, cpl: UInt8 = 0, implicit: Bool = false, extra: AccessAttributes = [])
+    {
         self.address = address
         self.kind = kind
         self.cpl = cpl
@@ -78,7 +79,9 @@ public struct Access: Sendable, Hashable {
 
     /// The attributes of an access of `kind` at `cpl`.
     @inlinable
-    static func attributes(_ kind: AccessKind, _ cpl: UInt8, _ implicit: Bool, _ extra: AccessAttributes) -> AccessAttributes {
+    static func attributes(_ kind: AccessKind, _ cpl: UInt8, _ implicit: Bool, _ extra: AccessAttributes)
+        -> AccessAttributes
+    {
         var a = extra
         switch kind {
         case .read: a.formUnion([.read, .data])

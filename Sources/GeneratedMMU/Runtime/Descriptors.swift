@@ -155,8 +155,10 @@ public struct ProtectionKeyDescriptor: Sendable {
     public var writeDisableShift: [UInt8]
 
     /// Creates a descriptor.
-    public init(userRegister: Int, supervisorRegister: Int, pageIsUserRight: Int, accessDisableShift: [UInt8],
-                writeDisableShift: [UInt8]) {
+    public init(
+        userRegister: Int, supervisorRegister: Int, pageIsUserRight: Int, accessDisableShift: [UInt8],
+        writeDisableShift: [UInt8]
+    ) {
         self.userRegister = userRegister
         self.supervisorRegister = supervisorRegister
         self.pageIsUserRight = pageIsUserRight
@@ -222,7 +224,8 @@ public struct PagingFormatDescriptor: Sendable {
         rootRegister: Int, rootMask: UInt64, enabledWhen: RuleTable, levels: [LevelDescriptor], rightNames: [String],
         faults: [FaultDescriptor], factNames: [String], reportRegister: Int,
         reportFlags: [(mask: UInt64, rule: RuleTable)], accessedDirtyWhen: RuleTable,
-        protectionKeys: ProtectionKeyDescriptor?, tlb: TLBDescriptor? = nil, rootChecks: [(rule: RuleTable, why: String)] = [],
+        protectionKeys: ProtectionKeyDescriptor?, tlb: TLBDescriptor? = nil,
+        rootChecks: [(rule: RuleTable, why: String)] = [],
         rootReserved: [ReservedDescriptor] = [], sourceFiles: [String]
     ) {
         self.tlb = tlb
@@ -285,8 +288,10 @@ public struct TLBDescriptor: Sendable {
     public var flushAllOnChange: [(register: Int, mask: UInt64)]
 
     /// Creates a descriptor.
-    public init(globalWhen: RuleTable?, tagRegister: Int, tagMask: UInt64, tagWhen: RuleTable?, keepWhen: RuleTable?,
-                flushAllOnChange: [(register: Int, mask: UInt64)]) {
+    public init(
+        globalWhen: RuleTable?, tagRegister: Int, tagMask: UInt64, tagWhen: RuleTable?, keepWhen: RuleTable?,
+        flushAllOnChange: [(register: Int, mask: UInt64)]
+    ) {
         self.globalWhen = globalWhen
         self.tagRegister = tagRegister
         self.tagMask = tagMask

@@ -73,10 +73,12 @@ public struct DirectSpace<M: PhysicalMemory>: EntrySpace {
     /// Compare-exchanges the entry in physical memory: `.stored`, or `.changed` if another writer won.
     @inlinable
     public func updateEntry(_ address: UInt64, bytes: UInt64, expected: UInt64, desired: UInt64) -> EntryUpdate {
-        let ok = bytes == 8
+        let ok =
+            bytes == 8
             ? memory.compareExchange64(address, expected: expected, desired: desired)
-            : memory.compareExchange32(address, expected: UInt32(truncatingIfNeeded: expected),
-                                       desired: UInt32(truncatingIfNeeded: desired))
+            : memory.compareExchange32(
+                address, expected: UInt32(truncatingIfNeeded: expected),
+                desired: UInt32(truncatingIfNeeded: desired))
         return ok ? .stored : .changed
     }
 
@@ -115,7 +117,9 @@ public struct NestedSpace<M: PhysicalMemory>: EntrySpace {
         self.ept = ept
         self.memory = memory
         let names = guest?.rightNames ?? []
-        guestRights = (names.firstIndex(of: "user"), names.firstIndex(of: "writable"), names.firstIndex(of: "executable"))
+        guestRights = (
+            names.firstIndex(of: "user"), names.firstIndex(of: "writable"), names.firstIndex(of: "executable")
+        )
         let extra: AccessAttributes = ept.maintainsAccessedDirty ? [.linearValid, .write] : [.linearValid]
         structureRead = Access(address: 0, kind: .read, extra: extra).attributes
         structureReadMap = Walker.faultMap(ept, structureRead)
@@ -140,8 +144,10 @@ public struct NestedSpace<M: PhysicalMemory>: EntrySpace {
     /// Translates guest-physical `address` through EPT as a paging-structure read, then loads the entry.
     @inlinable
     public func readEntry(_ address: UInt64, bytes: UInt64) -> EntryRead {
-        if let t = Walker.quickTranslate(ept, address, structureReadMap, isWrite: structureRead.contains(.write),
-                                         DirectSpace(memory)) {
+        if let t = Walker.quickTranslate(
+            ept, address, structureReadMap, isWrite: structureRead.contains(.write),
+            DirectSpace(memory))
+        {
             return DirectSpace(memory).readEntry(t.physical, bytes: bytes)
         }
         let outcome = Walker.walk(ept, address, structureRead, faultMap: structureReadMap, space: DirectSpace(memory))
@@ -156,8 +162,10 @@ public struct NestedSpace<M: PhysicalMemory>: EntrySpace {
     /// nested walker inlines its EPT walk.
     @inlinable @inline(__always)
     public func quickEntry(_ address: UInt64) -> UInt64? {
-        guard let t = Walker.quickTranslate(ept, address, structureReadMap, isWrite: structureRead.contains(.write),
-                                            DirectSpace(memory))
+        guard
+            let t = Walker.quickTranslate(
+                ept, address, structureReadMap, isWrite: structureRead.contains(.write),
+                DirectSpace(memory))
         else { return nil }
         return memory.load64(t.physical)
     }
@@ -191,8 +199,10 @@ public struct NestedSpace<M: PhysicalMemory>: EntrySpace {
     public func translateFinal(_ translation: Translation, attributes: AccessAttributes) -> WalkOutcome {
         let i = finals.index(attributes, rights: translation.rights)
         let finalAttributes = finals.attributes[i]
-        if let t = Walker.quickTranslate(ept, translation.physical, finals.maps[i],
-                                         isWrite: finalAttributes.contains(.write), DirectSpace(memory)) {
+        if let t = Walker.quickTranslate(
+            ept, translation.physical, finals.maps[i],
+            isWrite: finalAttributes.contains(.write), DirectSpace(memory))
+        {
             var combined = translation
             combined.physical = t.physical
             combined.pageSize = min(translation.pageSize, t.pageSize)
@@ -204,8 +214,9 @@ public struct NestedSpace<M: PhysicalMemory>: EntrySpace {
     /// The final translation by the full EPT walk (A/D flags to set, faults, slow formats).
     @usableFromInline @inline(never)
     func translateFinalByWalking(_ translation: Translation, _ attributes: AccessAttributes) -> WalkOutcome {
-        let outcome = Walker.walk(ept, translation.physical, attributes, faultMap: Walker.faultMap(ept, attributes),
-                                  space: DirectSpace(memory))
+        let outcome = Walker.walk(
+            ept, translation.physical, attributes, faultMap: Walker.faultMap(ept, attributes),
+            space: DirectSpace(memory))
         switch nested(outcome, translation.physical) {
         case .translation(let t):
             var combined = translation
@@ -238,7 +249,8 @@ final class FinalAccesses: @unchecked Sendable {
         userShift = UInt8(guestRights.user ?? 0)
         writableShift = UInt8(guestRights.writable ?? 0)
         executableShift = UInt8(guestRights.executable ?? 0)
-        granted = (guestRights.user == nil ? 1 : 0) | (guestRights.writable == nil ? 2 : 0)
+        granted =
+            (guestRights.user == nil ? 1 : 0) | (guestRights.writable == nil ? 2 : 0)
             | (guestRights.executable == nil ? 4 : 0)
         for kind in 0..<4 {
             for rights in 0..<8 {
@@ -266,7 +278,8 @@ final class FinalAccesses: @unchecked Sendable {
         let raw = attributes.rawValue
         let write = AccessAttributes.write.rawValue, fetch = AccessAttributes.fetch.rawValue
         let kind: Int = raw & fetch != 0 ? 2 : raw & write != 0 ? 1 : 0
-        let held = ((rights &>> userShift) & 1) | ((rights &>> writableShift) & 1) &<< 1
+        let held =
+            ((rights &>> userShift) & 1) | ((rights &>> writableShift) & 1) &<< 1
             | ((rights &>> executableShift) & 1) &<< 2
         return kind &<< 3 | Int(held | granted)
     }

@@ -99,7 +99,9 @@ struct EntryTest: Sendable {
                 self.init(.table)
                 return
             }
-            for b in 0..<Int(input.width) where !bits.contains(Int(input.shift) + b) { bits.append(Int(input.shift) + b) }
+            for b in 0..<Int(input.width) where !bits.contains(Int(input.shift) + b) {
+                bits.append(Int(input.shift) + b)
+            }
         }
         bits.sort()
         guard bits.count <= 16 else {
@@ -293,7 +295,10 @@ final class LevelTable: @unchecked Sendable {
     /// The permission maps and key rights, as plain pointers (reading them retains nothing).
     @usableFromInline let lookup: Lookup
 
-    init(_ levels: [PreparedFormat.Level], maps: PermissionMaps, keyWidth: Int, keyBits: (_ isUser: Int, _ key: Int) -> UInt8) {
+    init(
+        _ levels: [PreparedFormat.Level], maps: PermissionMaps, keyWidth: Int,
+        keyBits: (_ isUser: Int, _ key: Int) -> UInt8
+    ) {
         count = levels.count
         // Cache-line aligned, so that each level's hot fields (declared first) share as few lines as possible.
         base = UnsafeMutableRawPointer.allocate(
@@ -310,8 +315,9 @@ final class LevelTable: @unchecked Sendable {
         let keySlots = 2 << keyWidth
         let keys = UnsafeMutablePointer<UInt8>.allocate(capacity: keySlots)
         for i in 0..<keySlots { (keys + i).initialize(to: keyBits(i >> keyWidth, i & ((1 << keyWidth) - 1))) }
-        lookup = Lookup(chunks: chunks, chunkCount: maps.chunkCount, maps: mapStorage, keys: keys,
-                        keyWidth: UInt64(keyWidth))
+        lookup = Lookup(
+            chunks: chunks, chunkCount: maps.chunkCount, maps: mapStorage, keys: keys,
+            keyWidth: UInt64(keyWidth))
     }
 
     deinit {
@@ -356,7 +362,9 @@ final class LevelTable: @unchecked Sendable {
         /// The key rights of a leaf: its key from `entry`, the register from whether `rights` make it
         /// a user page.
         @inlinable @inline(__always)
-        func keyBits(_ entry: UInt64, keyMask: UInt64, keyShift: UInt64, rights: UInt8, pageIsUserRight: UInt8) -> UInt64 {
+        func keyBits(_ entry: UInt64, keyMask: UInt64, keyShift: UInt64, rights: UInt8, pageIsUserRight: UInt8)
+            -> UInt64
+        {
             let key = (entry & keyMask) &>> keyShift
             let isUser = UInt64((rights &>> pageIsUserRight) & 1)
             return UInt64(keys[Int(truncatingIfNeeded: isUser &<< keyWidth | key)])
@@ -411,8 +419,10 @@ struct EntryClass: Sendable {
         let combos: [(entry: UInt64, stop: Bool, leaf: Bool)] = (0..<(1 << bits.count)).map { combo in
             var entry: UInt64 = 0
             for (k, b) in bits.enumerated() where (combo >> k) & 1 != 0 { entry |= 1 << UInt64(b) }
-            return (entry, !present.holds(entry, unreachable) || misconfigured.holds(entry, unreachable),
-                    leafTest.holds(entry, unreachable))
+            return (
+                entry, !present.holds(entry, unreachable) || misconfigured.holds(entry, unreachable),
+                leafTest.holds(entry, unreachable)
+            )
         }
         // A multiplier that moves bit k of the combination to bit 58 + k, if the carries allow; else
         // search (as chess engines find "magic" multipliers): any multiplier works whose index

@@ -95,7 +95,9 @@ public struct NoTracer: WalkTracer {
     /// Records nothing, so the walk builds no messages.
     @inlinable public var isEnabled: Bool { false }
     /// Records nothing.
-    @inlinable public mutating func entry(level: Int, tableAddress: UInt64, index: UInt64, address: UInt64, value: UInt64) {}
+    @inlinable public mutating func entry(
+        level: Int, tableAddress: UInt64, index: UInt64, address: UInt64, value: UInt64
+    ) {}
     /// Records nothing.
     @inlinable public mutating func end(_ reason: String) {}
 }

@@ -63,7 +63,9 @@ public struct PreparedFormat: Sendable {
     final class Storage: @unchecked Sendable {
         @usableFromInline let descriptor: PagingFormatDescriptor
         @exclusivity(unchecked) @usableFromInline var levels: [Level] = []
-        @exclusivity(unchecked) @usableFromInline var levelTable = LevelTable([], maps: PermissionMaps(), keyWidth: 0) { _, _ in 0 }
+        @exclusivity(unchecked) @usableFromInline var levelTable = LevelTable([], maps: PermissionMaps(), keyWidth: 0) {
+            _, _ in 0
+        }
         @exclusivity(unchecked) @usableFromInline var levelRules: [LevelRules] = []
         @exclusivity(unchecked) @usableFromInline var permissionInputs: [RuleInput] = []
         @exclusivity(unchecked) @usableFromInline var permission: [UInt64] = []
@@ -248,7 +250,8 @@ public struct PreparedFormat: Sendable {
         let rootValue = state[index: descriptor.rootRegister]
         if rootValue & mask(descriptor.rootReserved) != 0 {
             let bad = rootValue & mask(descriptor.rootReserved)
-            rootInvalid = "reserved bits 0x\(String(bad, radix: 16)) of \(SpecRegisters.names[descriptor.rootRegister]) are set"
+            rootInvalid =
+                "reserved bits 0x\(String(bad, radix: 16)) of \(SpecRegisters.names[descriptor.rootRegister]) are set"
         }
         for check in descriptor.rootChecks where holds(check.rule) && rootInvalid == nil {
             rootInvalid = check.why
@@ -284,10 +287,11 @@ public struct PreparedFormat: Sendable {
             let leafWhen = l.leafWhen?.specialized(staticValue)
             let misconfigured = l.misconfigured?.specialized(staticValue)
             let leafMisconfigured = l.leafMisconfigured?.specialized(staticValue)
-            rules.append(LevelRules(
-                present: present, leafWhen: leafWhen, misconfigured: misconfigured,
-                leafMisconfigured: leafMisconfigured, pieces: pieces, rightMasks: l.rights.map(\.mask),
-                rightDenies: denies))
+            rules.append(
+                LevelRules(
+                    present: present, leafWhen: leafWhen, misconfigured: misconfigured,
+                    leafMisconfigured: leafMisconfigured, pieces: pieces, rightMasks: l.rights.map(\.mask),
+                    rightDenies: denies))
             let maintained = accessedDirty && !l.loadedWithRoot && l.accessedMask != 0
             let presentTest = EntryTest(present, absent: true)
             let leafTest = l.isLast ? EntryTest(.always) : EntryTest(leafWhen, absent: false)
@@ -295,11 +299,13 @@ public struct PreparedFormat: Sendable {
             let entryClass = EntryClass(present: presentTest, misconfigured: misconfiguredTest, leaf: leafTest)
             return Level(
                 entryClass: entryClass, indexShift: UInt64(l.indexShift), indexMask: (1 << UInt64(l.indexBits)) - 1,
-                addressMask: l.addressMask, neutralRights: neutral[depth], reservedTable: mask(l.reserved + l.tableReserved),
+                addressMask: l.addressMask, neutralRights: neutral[depth],
+                reservedTable: mask(l.reserved + l.tableReserved),
                 reservedLeaf: leafReserved, pageMask: (1 << UInt64(l.indexShift)) - 1, keyMask: l.keyMask,
                 keyShift: UInt64(l.keyMask == 0 ? 0 : l.keyMask.trailingZeroBitCount),
                 dirtyToSet: maintained ? l.dirtyMask : 0, accessedToSet: maintained ? l.accessedMask : 0,
-                entryBytes: UInt64(l.entryBytes), accessedMask: l.accessedMask, dirtyMask: l.dirtyMask, isLast: l.isLast,
+                entryBytes: UInt64(l.entryBytes), accessedMask: l.accessedMask, dirtyMask: l.dirtyMask,
+                isLast: l.isLast,
                 loadedWithRoot: l.loadedWithRoot, hasPieces: !pieces.isEmpty,
                 fast: l.entryBytes == 8 && !l.loadedWithRoot && fold.usable && entryClass.usable,
                 leafMisconfigured: EntryTest(leafMisconfigured, absent: false), present: presentTest, leaf: leafTest,
@@ -329,7 +335,8 @@ public struct PreparedFormat: Sendable {
                 guard f.bit(index) else { continue }
                 any[combo >> 6] |= 1 << UInt64(combo & 63)
                 for fact in descriptor.faults[fi].sets {
-                    facts[Int(fact), default: [UInt64](repeating: 0, count: any.count)][combo >> 6] |= 1 << UInt64(combo & 63)
+                    facts[Int(fact), default: [UInt64](repeating: 0, count: any.count)][combo >> 6] |=
+                        1 << UInt64(combo & 63)
                 }
             }
         }
@@ -348,8 +355,9 @@ public struct PreparedFormat: Sendable {
             keyBitsTable = (0..<(2 * count)).map { i in
                 let register = i >= count ? user : supervisor
                 let key = i % count
-                return UInt8((register >> UInt64(k.accessDisableShift[key])) & 1
-                    | ((register >> UInt64(k.writeDisableShift[key])) & 1) << 1)
+                return UInt8(
+                    (register >> UInt64(k.accessDisableShift[key])) & 1
+                        | ((register >> UInt64(k.writeDisableShift[key])) & 1) << 1)
             }
         } else {
             keyRights = (0, 0)
@@ -357,7 +365,9 @@ public struct PreparedFormat: Sendable {
         var maps = PermissionMaps(inputs: permissionInputs, permission: permission, rightCount: rightCount)
         // Key rights by (page owner, key) for every key value a level's key field can hold.
         var keyWidth = 0
-        for l in levels where l.keyMask != 0 { keyWidth = max(keyWidth, 64 - (l.keyMask >> l.keyShift).leadingZeroBitCount) }
+        for l in levels where l.keyMask != 0 {
+            keyWidth = max(keyWidth, 64 - (l.keyMask >> l.keyShift).leadingZeroBitCount)
+        }
         if keyWidth > 8 {
             maps.usable = false
             keyWidth = 0
@@ -366,13 +376,16 @@ public struct PreparedFormat: Sendable {
         // Fast levels share one accessed flag, so the walk ANDs their entries and tests it once.
         var prepared = levels
         let common = prepared.first(where: \.fast)?.accessedToSet ?? 0
-        for i in prepared.indices where prepared[i].fast && prepared[i].accessedToSet != common { prepared[i].fast = false }
+        for i in prepared.indices where prepared[i].fast && prepared[i].accessedToSet != common {
+            prepared[i].fast = false
+        }
         storage.fastAccessed = common
         levels = prepared
         // The shortest path reads the shared accessed flag from the rights fold, which keeps the
         // entries' own bits wherever neither the NX-style inversion nor a level's neutral rights touch.
         let accessedInFold = fold.denyXor & common == 0 && prepared.allSatisfy { $0.neutralRights & common == 0 }
-        storage.allFast = !prepared.isEmpty && prepared.count <= 8 && prepared.allSatisfy { $0.fast && !$0.hasPieces }
+        storage.allFast =
+            !prepared.isEmpty && prepared.count <= 8 && prepared.allSatisfy { $0.fast && !$0.hasPieces }
             && maps.usable && fold.usable && rootInvalid == nil && accessedInFold
         let count = keyCount, table = keyBitsTable
         levelTable = LevelTable(levels, maps: maps, keyWidth: keyWidth) { isUser, key in
@@ -412,14 +425,18 @@ public final class PreparedFormatCache {
     public init(capacity: Int = 64) { self.capacity = capacity }
 
     /// The prepared form of `descriptor` for `state` and `cpu`, with the root loaded from `state`.
-    public func prepared(_ descriptor: PagingFormatDescriptor, state: ControlState, cpu: CPUConfiguration) -> PreparedFormat {
+    public func prepared(_ descriptor: PagingFormatDescriptor, state: ControlState, cpu: CPUConfiguration)
+        -> PreparedFormat
+    {
         var bits: [UInt64] = []
         func collect(_ t: RuleTable?) {
             guard let t else { return }
             for i in t.inputs {
                 switch i.source {
                 case .control:
-                    bits.append((state[index: Int(i.index)] >> UInt64(i.shift)) & (i.width >= 64 ? ~0 : (1 << UInt64(i.width)) - 1))
+                    bits.append(
+                        (state[index: Int(i.index)] >> UInt64(i.shift))
+                            & (i.width >= 64 ? ~0 : (1 << UInt64(i.width)) - 1))
                 case .feature: bits.append(cpu.features[Int(i.index)] ? 1 : 0)
                 default: break
                 }

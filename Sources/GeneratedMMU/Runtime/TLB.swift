@@ -82,7 +82,9 @@ public final class TLB {
         shifts = .allocate(capacity: max(1, sorted.count))
         shifts.initialize(repeating: 0, count: max(1, sorted.count))
         for (i, s) in sorted.enumerated() { shifts[i] = UInt64(s) }
-        entries = UnsafeMutableRawPointer.allocate(byteCount: max(1, sorted.count * count) * MemoryLayout<Entry>.stride, alignment: 64).bindMemory(to: Entry.self, capacity: max(1, sorted.count * count))
+        entries = UnsafeMutableRawPointer.allocate(
+            byteCount: max(1, sorted.count * count) * MemoryLayout<Entry>.stride, alignment: 64
+        ).bindMemory(to: Entry.self, capacity: max(1, sorted.count * count))
         entries.initialize(repeating: Entry(), count: max(1, sorted.count * count))
         var index: [String: UInt32] = [:]
         for (i, f) in formats.enumerated() { index[f.name] = UInt32(i + 1) }
@@ -117,7 +119,8 @@ public final class TLB {
     /// The slot of `page` in array `size`.
     @inlinable @inline(__always)
     func slot(_ size: Int, _ page: UInt64) -> UnsafeMutablePointer<Entry> {
-        entries + (size &* Int(truncatingIfNeeded: setMask &+ 1) &+ Int(truncatingIfNeeded: (page ^ page &>> 9) & setMask))
+        entries
+            + (size &* Int(truncatingIfNeeded: setMask &+ 1) &+ Int(truncatingIfNeeded: (page ^ page &>> 9) & setMask))
     }
 
     /// Translates `access`: a hit is checked against the current permission map; a miss walks
@@ -147,16 +150,19 @@ public final class TLB {
                     let lookup = format.levelTable.lookup
                     let slot = e.pointee.keySlot
                     let keyBits: UInt64 = slot < 0 ? 0 : UInt64(lookup.keys[Int(truncatingIfNeeded: slot)])
-                    allowed = (lookup.map(for: attributes) &>> (UInt64(rights) | keyBits &<< format.maps.keyShift)) & 1 == 0
+                    allowed =
+                        (lookup.map(for: attributes) &>> (UInt64(rights) | keyBits &<< format.maps.keyShift)) & 1 == 0
                 } else {
                     allowed = false
                 }
                 hitCount &+= 1
                 let offsetMask: UInt64 = (1 &<< shift) &- 1
                 if !allowed { return checkedOnHit(format, e.pointee, attributes, address, offsetMask) }
-                return .translation(Translation(
-                    physical: e.pointee.physical | (address & offsetMask), pageSize: offsetMask &+ 1, rights: rights,
-                    leafEntry: e.pointee.leafEntry, level: Int(e.pointee.level)))
+                return .translation(
+                    Translation(
+                        physical: e.pointee.physical | (address & offsetMask), pageSize: offsetMask &+ 1,
+                        rights: rights,
+                        leafEntry: e.pointee.leafEntry, level: Int(e.pointee.level)))
             }
             size &+= 1
         }
@@ -166,22 +172,29 @@ public final class TLB {
     /// A hit the permission map denies, or a format without maps: the walker's own check, with its
     /// fault report.
     @usableFromInline @inline(never)
-    func checkedOnHit(_ format: PreparedFormat, _ e: Entry, _ attributes: AccessAttributes, _ address: UInt64,
-                      _ offsetMask: UInt64) -> WalkOutcome {
+    func checkedOnHit(
+        _ format: PreparedFormat, _ e: Entry, _ attributes: AccessAttributes, _ address: UInt64,
+        _ offsetMask: UInt64
+    ) -> WalkOutcome {
         let depth = Int(e.level)
-        if let denied = Walker.permissionFault(format, level: format.levels[depth], depth: depth, entry: e.leafEntry,
-                                               rights: e.rights, attributes: attributes) {
+        if let denied = Walker.permissionFault(
+            format, level: format.levels[depth], depth: depth, entry: e.leafEntry,
+            rights: e.rights, attributes: attributes)
+        {
             return .fault(denied)
         }
-        return .translation(Translation(
-            physical: e.physical | (address & offsetMask), pageSize: offsetMask &+ 1, rights: e.rights,
-            leafEntry: e.leafEntry, level: depth))
+        return .translation(
+            Translation(
+                physical: e.physical | (address & offsetMask), pageSize: offsetMask &+ 1, rights: e.rights,
+                leafEntry: e.leafEntry, level: depth))
     }
 
     /// The miss: walk, and cache a successful translation.
     @inlinable @inline(never)
-    func miss<S: EntrySpace>(_ format: PreparedFormat, _ formatNumber: UInt32, _ address: UInt64,
-                             _ attributes: AccessAttributes, space: S, vpid: UInt16, eptp: UInt64) -> WalkOutcome {
+    func miss<S: EntrySpace>(
+        _ format: PreparedFormat, _ formatNumber: UInt32, _ address: UInt64,
+        _ attributes: AccessAttributes, space: S, vpid: UInt16, eptp: UInt64
+    ) -> WalkOutcome {
         missCount &+= 1
         let outcome = Walker.walk(format, address, attributes, space: space)
         if case .translation(let t) = outcome, formatNumber != 0 {
@@ -191,8 +204,10 @@ public final class TLB {
     }
 
     @usableFromInline
-    func fill(_ format: PreparedFormat, _ formatNumber: UInt32, _ address: UInt64, _ attributes: AccessAttributes,
-              _ t: Translation, vpid: UInt16, eptp: UInt64) {
+    func fill(
+        _ format: PreparedFormat, _ formatNumber: UInt32, _ address: UInt64, _ attributes: AccessAttributes,
+        _ t: Translation, vpid: UInt16, eptp: UInt64
+    ) {
         // Cache at the size of the translation (the smaller of guest and EPT pages when nested).
         let shift = UInt64(t.pageSize.trailingZeroBitCount)
         guard let size = (0..<sizeCount).first(where: { shifts[$0] == shift }) else { return }
@@ -267,8 +282,11 @@ public final class TLB {
 
     /// A control-register write: if any of the format's flush-all fields changed, removes every
     /// translation of the VPID, global ones included.
-    public func controlChanged(_ descriptor: PagingFormatDescriptor, old: ControlState, new: ControlState, vpid: UInt16 = 0) {
-        for f in descriptor.tlb?.flushAllOnChange ?? [] where (old[index: f.register] ^ new[index: f.register]) & f.mask != 0 {
+    public func controlChanged(
+        _ descriptor: PagingFormatDescriptor, old: ControlState, new: ControlState, vpid: UInt16 = 0
+    ) {
+        for f in descriptor.tlb?.flushAllOnChange ?? []
+        where (old[index: f.register] ^ new[index: f.register]) & f.mask != 0 {
             invalidate { $0.vpid == vpid }
             return
         }

@@ -34,8 +34,10 @@ public enum Walker {
 
     /// Translates `address` for an access with `attributes` (the TLB's miss path).
     @inlinable
-    static func walk<S: EntrySpace>(_ format: PreparedFormat, _ address: UInt64, _ attributes: AccessAttributes,
-                                    space: S) -> WalkOutcome {
+    static func walk<S: EntrySpace>(
+        _ format: PreparedFormat, _ address: UInt64, _ attributes: AccessAttributes,
+        space: S
+    ) -> WalkOutcome {
         let map = faultMap(format, attributes)
         // No tracer: try the shortest form first (it changes nothing when it gives up).
         if let t = quickTranslate(format, address, map, isWrite: attributes.contains(.write), space) {
@@ -69,8 +71,10 @@ public enum Walker {
     /// Translates `address` for an access with `attributes`, whose permission map `faultMap` the
     /// caller already has (``faultMap(_:_:)``): the nested space keeps the maps of its EPT accesses.
     @inlinable
-    static func walk<S: EntrySpace>(_ format: PreparedFormat, _ address: UInt64, _ attributes: AccessAttributes,
-                                    faultMap: UInt64, space: S) -> WalkOutcome {
+    static func walk<S: EntrySpace>(
+        _ format: PreparedFormat, _ address: UInt64, _ attributes: AccessAttributes,
+        faultMap: UInt64, space: S
+    ) -> WalkOutcome {
         var tracer = NoTracer()
         return walk(format, address, attributes, faultMap, space, &tracer, updating: false)
     }
@@ -155,7 +159,8 @@ public enum Walker {
                 if present && entry & first.reservedTable != 0 {
                     if tracer.isEnabled { tracer.end("PDPTE \(i) has reserved bits set: loading CR3 would raise #GP") }
                     return .invalidState(
-                        "PDPTE \(i) at 0x\(String(entryAddress, radix: 16)) has reserved bits 0x\(String(entry & first.reservedTable, radix: 16)) set; loading CR3 would raise #GP")
+                        "PDPTE \(i) at 0x\(String(entryAddress, radix: 16)) has reserved bits 0x\(String(entry & first.reservedTable, radix: 16)) set; loading CR3 would raise #GP"
+                    )
                 }
             }
         }
@@ -194,7 +199,8 @@ public enum Walker {
                     case .stop(let outcome): return readFailed(format, depth, entryAddress, outcome, &tracer)
                     }
                     if !updating {
-                        tracer.entry(level: depth, tableAddress: table, index: index, address: entryAddress, value: entry)
+                        tracer.entry(
+                            level: depth, tableAddress: table, index: index, address: entryAddress, value: entry)
                     }
                     folded &= (entry ^ denyXor) | level.pointee.neutralRights
                     fastAnd &= entry
@@ -214,7 +220,8 @@ public enum Walker {
                         }
                     }
                     if !updating {
-                        tracer.entry(level: depth, tableAddress: table, index: index, address: entryAddress, value: entry)
+                        tracer.entry(
+                            level: depth, tableAddress: table, index: index, address: entryAddress, value: entry)
                     }
                     if format.fold.usable {
                         folded &= (entry ^ denyXor) | level.pointee.neutralRights
@@ -234,7 +241,8 @@ public enum Walker {
                             let rights = format.fold.usable ? format.fold.rights(folded) : slowRights
                             return stopped(format, depth, .notPresent, attributes, rights, &tracer)
                         }
-                        if level.pointee.misconfigured.holds(entry, { tableRule(format, depth, .misconfigured, entry) }) {
+                        if level.pointee.misconfigured.holds(entry, { tableRule(format, depth, .misconfigured, entry) })
+                        {
                             let rights = format.fold.usable ? format.fold.rights(folded) : slowRights
                             return stopped(format, depth, .misconfiguration, attributes, rights, &tracer)
                         }
@@ -257,21 +265,26 @@ public enum Walker {
                 }
                 let rights = format.fold.usable ? format.fold.rights(folded) : slowRights
                 if level.pointee.leafMisconfigured.kind != .never,
-                    level.pointee.leafMisconfigured.holds(entry, { tableRule(format, depth, .leafMisconfigured, entry) }) {
+                    level.pointee.leafMisconfigured.holds(
+                        entry, { tableRule(format, depth, .leafMisconfigured, entry) })
+                {
                     return stopped(format, depth, .leafMisconfiguration, attributes, rights, &tracer)
                 }
                 // The leaf: check the access against the permission table.
                 if format.maps.usable {
                     var keyBits: UInt64 = 0
                     if level.pointee.keyMask != 0 {
-                        keyBits = lookup.keyBits(entry, keyMask: level.pointee.keyMask, keyShift: level.pointee.keyShift,
-                                                 rights: rights, pageIsUserRight: format.pageIsUserRight)
+                        keyBits = lookup.keyBits(
+                            entry, keyMask: level.pointee.keyMask, keyShift: level.pointee.keyShift,
+                            rights: rights, pageIsUserRight: format.pageIsUserRight)
                     }
                     if (faultMap &>> (UInt64(rights) | keyBits &<< format.maps.keyShift)) & 1 != 0 {
                         return denied(format, depth, entry, rights, attributes, &tracer)
                     }
-                } else if permissionFault(format, level: format.levels[depth], depth: depth, entry: entry, rights: rights,
-                                          attributes: attributes) != nil {
+                } else if permissionFault(
+                    format, level: format.levels[depth], depth: depth, entry: entry, rights: rights,
+                    attributes: attributes) != nil
+                {
                     return denied(format, depth, entry, rights, attributes, &tracer)
                 }
                 var physical: UInt64
@@ -282,7 +295,8 @@ public enum Walker {
                 }
                 physical |= address & level.pointee.pageMask
                 let translation = Translation(
-                    physical: physical, pageSize: level.pointee.pageMask &+ 1, rights: rights, leafEntry: entry, level: depth)
+                    physical: physical, pageSize: level.pointee.pageMask &+ 1, rights: rights, leafEntry: entry,
+                    level: depth)
                 // The output address's own translation (nested paging) comes before any A/D update.
                 let final = space.translateFinal(translation, attributes: attributes)
                 guard case .translation = final else {
@@ -294,7 +308,9 @@ public enum Walker {
                 missing |= ~fastAnd & format.fastAccessed
                 if isWrite { missing |= ~entry & level.pointee.dirtyToSet }
                 if missing != 0 {
-                    if !updating { return walkUpdatingAccessedDirty(format, address, attributes, faultMap, space, &tracer) }
+                    if !updating {
+                        return walkUpdatingAccessedDirty(format, address, attributes, faultMap, space, &tracer)
+                    }
                     for i in 0...depth {
                         let l = levels[i]
                         if l.accessedToSet == 0 { continue }
@@ -302,14 +318,17 @@ public enum Walker {
                         var updated = value | l.accessedMask
                         if i == depth && isWrite { updated |= l.dirtyMask }
                         if updated == value { continue }
-                        switch space.updateEntry(entryAddresses[i], bytes: l.entryBytes, expected: value, desired: updated) {
+                        switch space.updateEntry(
+                            entryAddresses[i], bytes: l.entryBytes, expected: value, desired: updated)
+                        {
                         case .stored: break
                         case .changed:
                             retries += 1
                             if retries < 64 { continue restart }
                         case .stop(let outcome):
                             if tracer.isEnabled {
-                                tracer.end("updating the accessed/dirty flags of \(format.descriptor.levels[i].name) failed")
+                                tracer.end(
+                                    "updating the accessed/dirty flags of \(format.descriptor.levels[i].name) failed")
                             }
                             return outcome
                         }
@@ -330,8 +349,10 @@ public enum Walker {
     /// the caller walks (``walk(_:_:space:tracer:)``), which then gives the same result it would have.
     /// The nested space tries it for every EPT walk, and `walk(_:_:memory:)` for each access.
     @inlinable @inline(__always)
-    static func quickTranslate<S: EntrySpace>(_ format: PreparedFormat, _ address: UInt64, _ faultMap: UInt64,
-                                              isWrite: Bool, _ space: S) -> Translation? {
+    static func quickTranslate<S: EntrySpace>(
+        _ format: PreparedFormat, _ address: UInt64, _ faultMap: UInt64,
+        isWrite: Bool, _ space: S
+    ) -> Translation? {
         guard format.allFast else { return nil }
         let bits = format.addressBits
         if bits < 64 {
@@ -370,7 +391,9 @@ public enum Walker {
                 let test = level.pointee.leafMisconfigured
                 guard (test.truth &>> test.runs.gather(entry)) & 1 == 0 else { return nil }
             } else if leafMisconfigured != .never {
-                guard leafMisconfigured != .table, !level.pointee.leafMisconfigured.holds(entry, { true }) else { return nil }
+                guard leafMisconfigured != .table, !level.pointee.leafMisconfigured.holds(entry, { true }) else {
+                    return nil
+                }
             }
             let rights = format.fold.rights(folded)
             var keyBits: UInt64 = 0
@@ -384,8 +407,9 @@ public enum Walker {
                 return nil
             }
             let pageMask = level.pointee.pageMask
-            return Translation(physical: entry & level.pointee.addressMask & ~pageMask | address & pageMask,
-                               pageSize: pageMask &+ 1, rights: rights, leafEntry: entry, level: depth)
+            return Translation(
+                physical: entry & level.pointee.addressMask & ~pageMask | address & pageMask,
+                pageSize: pageMask &+ 1, rights: rights, leafEntry: entry, level: depth)
         }
     }
 
@@ -401,8 +425,10 @@ public enum Walker {
 
     /// An input address wider than the format's.
     @usableFromInline @inline(never)
-    static func tooWide<T: WalkTracer>(_ format: PreparedFormat, _ address: UInt64, _ attributes: AccessAttributes,
-                                       _ tracer: inout T) -> WalkOutcome {
+    static func tooWide<T: WalkTracer>(
+        _ format: PreparedFormat, _ address: UInt64, _ attributes: AccessAttributes,
+        _ tracer: inout T
+    ) -> WalkOutcome {
         let bits = format.addressBits
         if tracer.isEnabled { tracer.end("the address is wider than \(bits) bits") }
         if format.descriptor.family == .ept {
@@ -415,8 +441,10 @@ public enum Walker {
 
     /// Reading an entry failed (outside memory, or its EPT translation faulted).
     @usableFromInline @inline(never)
-    static func readFailed<T: WalkTracer>(_ format: PreparedFormat, _ depth: Int, _ entryAddress: UInt64,
-                                          _ outcome: WalkOutcome, _ tracer: inout T) -> WalkOutcome {
+    static func readFailed<T: WalkTracer>(
+        _ format: PreparedFormat, _ depth: Int, _ entryAddress: UInt64,
+        _ outcome: WalkOutcome, _ tracer: inout T
+    ) -> WalkOutcome {
         if tracer.isEnabled {
             tracer.end("reading \(format.descriptor.levels[depth].name) at 0x\(String(entryAddress, radix: 16)) failed")
         }
@@ -425,8 +453,10 @@ public enum Walker {
 
     /// The entry class says stop: a not-present entry or an invalid encoding.
     @usableFromInline @inline(never)
-    static func stoppedAt<T: WalkTracer>(_ format: PreparedFormat, _ depth: Int, _ entry: UInt64,
-                                         _ attributes: AccessAttributes, _ rights: UInt8, _ tracer: inout T) -> WalkOutcome {
+    static func stoppedAt<T: WalkTracer>(
+        _ format: PreparedFormat, _ depth: Int, _ entry: UInt64,
+        _ attributes: AccessAttributes, _ rights: UInt8, _ tracer: inout T
+    ) -> WalkOutcome {
         let level = format.levels[depth]
         let present = level.present.holds(entry) { tableRule(format, depth, .present, entry) }
         return stopped(format, depth, present ? .misconfiguration : .notPresent, attributes, rights, &tracer)
@@ -434,8 +464,10 @@ public enum Walker {
 
     /// A not-present entry or an invalid encoding.
     @usableFromInline @inline(never)
-    static func stopped<T: WalkTracer>(_ format: PreparedFormat, _ depth: Int, _ why: Stop, _ attributes: AccessAttributes,
-                                       _ rights: UInt8, _ tracer: inout T) -> WalkOutcome {
+    static func stopped<T: WalkTracer>(
+        _ format: PreparedFormat, _ depth: Int, _ why: Stop, _ attributes: AccessAttributes,
+        _ rights: UInt8, _ tracer: inout T
+    ) -> WalkOutcome {
         let name = format.descriptor.levels[depth].name
         switch why {
         case .notPresent:
@@ -452,9 +484,11 @@ public enum Walker {
 
     /// A reserved bit set in a present entry.
     @usableFromInline @inline(never)
-    static func reservedFault<T: WalkTracer>(_ format: PreparedFormat, _ depth: Int, _ reserved: UInt64,
-                                             _ attributes: AccessAttributes, _ rights: UInt8,
-                                             _ tracer: inout T) -> WalkOutcome {
+    static func reservedFault<T: WalkTracer>(
+        _ format: PreparedFormat, _ depth: Int, _ reserved: UInt64,
+        _ attributes: AccessAttributes, _ rights: UInt8,
+        _ tracer: inout T
+    ) -> WalkOutcome {
         if tracer.isEnabled {
             tracer.end("\(format.descriptor.levels[depth].name) has reserved bits 0x\(String(reserved, radix: 16)) set")
         }
@@ -463,11 +497,15 @@ public enum Walker {
 
     /// The permission table denies the access.
     @usableFromInline @inline(never)
-    static func denied<T: WalkTracer>(_ format: PreparedFormat, _ depth: Int, _ entry: UInt64, _ rights: UInt8,
-                                      _ attributes: AccessAttributes, _ tracer: inout T) -> WalkOutcome {
+    static func denied<T: WalkTracer>(
+        _ format: PreparedFormat, _ depth: Int, _ entry: UInt64, _ rights: UInt8,
+        _ attributes: AccessAttributes, _ tracer: inout T
+    ) -> WalkOutcome {
         if tracer.isEnabled { tracer.end("the access rights deny the access") }
         let level = format.levels[depth]
-        let keyBits = level.keyMask != 0 && format.keyCount != 0 ? keyBits(format, level.keyMask, level.keyShift, entry, rights) : 0
+        let keyBits =
+            level.keyMask != 0 && format.keyCount != 0
+            ? keyBits(format, level.keyMask, level.keyShift, entry, rights) : 0
         return .fault(protectionFault(format, depth, attributes, rights, keyBits))
     }
 
@@ -517,8 +555,10 @@ public enum Walker {
     /// The key rights (AD | WD << 1) of the leaf's protection key, from PKRU or IA32_PKRS as the page
     /// is a user or a supervisor page.
     @inlinable @inline(__always)
-    static func keyBits(_ format: PreparedFormat, _ keyMask: UInt64, _ keyShift: UInt64, _ entry: UInt64,
-                        _ rights: UInt8) -> UInt64 {
+    static func keyBits(
+        _ format: PreparedFormat, _ keyMask: UInt64, _ keyShift: UInt64, _ entry: UInt64,
+        _ rights: UInt8
+    ) -> UInt64 {
         let key = Int(truncatingIfNeeded: (entry & keyMask) &>> keyShift)
         guard key < format.keyCount else { return 0 }
         let isUser = Int(truncatingIfNeeded: (rights &>> format.pageIsUserRight) & 1)
@@ -528,9 +568,13 @@ public enum Walker {
     /// The fault, if the permission table denies `attributes` on a leaf with `rights` (the folded
     /// rights) and `entry` (for its protection key). Shared by the walk and the TLB hit path.
     @inlinable @inline(__always)
-    static func permissionFault(_ format: PreparedFormat, level: PreparedFormat.Level, depth: Int, entry: UInt64,
-                                rights: UInt8, attributes: AccessAttributes) -> Fault? {
-        let keyBits = level.keyMask != 0 && format.keyCount != 0 ? keyBits(format, level.keyMask, level.keyShift, entry, rights) : 0
+    static func permissionFault(
+        _ format: PreparedFormat, level: PreparedFormat.Level, depth: Int, entry: UInt64,
+        rights: UInt8, attributes: AccessAttributes
+    ) -> Fault? {
+        let keyBits =
+            level.keyMask != 0 && format.keyCount != 0
+            ? keyBits(format, level.keyMask, level.keyShift, entry, rights) : 0
         if format.maps.usable {
             let map = format.levelTable.lookup.map(for: attributes)
             guard (map &>> (UInt64(rights) | keyBits &<< format.maps.keyShift)) & 1 != 0 else { return nil }
@@ -542,8 +586,10 @@ public enum Walker {
     /// ``permissionFault(_:level:depth:entry:rights:attributes:)`` from the permission table itself,
     /// for formats whose rules do not fit the per-class maps.
     @usableFromInline @inline(never)
-    static func tablePermissionFault(_ format: PreparedFormat, _ depth: Int, _ attributes: AccessAttributes,
-                                     _ rights: UInt8, _ keyBits: UInt64) -> Fault? {
+    static func tablePermissionFault(
+        _ format: PreparedFormat, _ depth: Int, _ attributes: AccessAttributes,
+        _ rights: UInt8, _ keyBits: UInt64
+    ) -> Fault? {
         let combo = permissionIndex(format.permissionInputs, attributes, rights, keyBits)
         guard (format.permission[combo >> 6] >> UInt64(combo & 63)) & 1 != 0 else { return nil }
         return protectionFault(format, depth, attributes, rights, keyBits)
@@ -551,8 +597,10 @@ public enum Walker {
 
     /// The protection fault with its report (the facts the denying rules set, such as PK).
     @usableFromInline @inline(never)
-    static func protectionFault(_ format: PreparedFormat, _ depth: Int, _ attributes: AccessAttributes, _ rights: UInt8,
-                                _ keyBits: UInt64) -> Fault {
+    static func protectionFault(
+        _ format: PreparedFormat, _ depth: Int, _ attributes: AccessAttributes, _ rights: UInt8,
+        _ keyBits: UInt64
+    ) -> Fault {
         let combo = permissionIndex(format.permissionInputs, attributes, rights, keyBits)
         var facts: UInt64 = 0
         for (fact, bits) in format.factTables where (bits[combo >> 6] >> UInt64(combo & 63)) & 1 != 0 {
@@ -575,7 +623,9 @@ public enum Walker {
     }
 
     @usableFromInline
-    static func permissionIndex(_ inputs: [RuleInput], _ attributes: AccessAttributes, _ rights: UInt8, _ keyBits: UInt64) -> Int {
+    static func permissionIndex(
+        _ inputs: [RuleInput], _ attributes: AccessAttributes, _ rights: UInt8, _ keyBits: UInt64
+    ) -> Int {
         var index = 0
         for (pos, input) in inputs.enumerated() {
             let v: UInt64
@@ -591,8 +641,10 @@ public enum Walker {
     }
 
     @usableFromInline
-    static func fault(_ format: PreparedFormat, _ kind: FaultKind, _ attributes: AccessAttributes, _ rights: UInt8,
-                      _ level: Int, facts: UInt64) -> Fault {
+    static func fault(
+        _ format: PreparedFormat, _ kind: FaultKind, _ attributes: AccessAttributes, _ rights: UInt8,
+        _ level: Int, facts: UInt64
+    ) -> Fault {
         var report: UInt64 = 0
         for flag in format.reportFlags {
             let hit = flag.rule.evaluate { input in

@@ -53,7 +53,9 @@ extension SpecDecoder {
             raw.family = PagingFormat.Family(rawValue: f.value)
             if raw.family == nil {
                 var message = "unknown family '\(f.value)'; expected guest or ept"
-                if let g = Spelling.nearest(to: f.value, among: ["guest", "ept"]) { message += " (did you mean '\(g)'?)" }
+                if let g = Spelling.nearest(to: f.value, among: ["guest", "ept"]) {
+                    message += " (did you mean '\(g)'?)"
+                }
                 diagnostics.error(message, at: f.location)
             }
         }
@@ -80,7 +82,9 @@ extension SpecDecoder {
         if let v = m.value("faults") { raw.faults = decodeFaults(v, diagnostics: &diagnostics) }
         if let v = m.value("report") { raw.report = decodeReport(v, diagnostics: &diagnostics) }
         raw.accessedDirtyWhen = m.rule("accessed-dirty-when", diagnostics: &diagnostics)
-        if let v = m.value("protection-keys"), var p = MappingReader(v, what: "'protection-keys'", diagnostics: &diagnostics) {
+        if let v = m.value("protection-keys"),
+            var p = MappingReader(v, what: "'protection-keys'", diagnostics: &diagnostics)
+        {
             let field = p.string("field", required: true, diagnostics: &diagnostics)
             let user = p.string("user-pages", required: true, diagnostics: &diagnostics)
             let sup = p.string("supervisor-pages", required: true, diagnostics: &diagnostics)
@@ -115,8 +119,9 @@ extension SpecDecoder {
             let keep = t.rule("keep-when", diagnostics: &diagnostics)
             let flush = t.strings("flush-all-on-change", diagnostics: &diagnostics) ?? []
             t.finish(diagnostics: &diagnostics)
-            raw.tlb = TLBRules(globalWhen: global, tag: tag, tagWhen: tagWhen, keepWhen: keep, flushAllOnChange: flush,
-                               location: v.location)
+            raw.tlb = TLBRules(
+                globalWhen: global, tag: tag, tagWhen: tagWhen, keepWhen: keep, flushAllOnChange: flush,
+                location: v.location)
         }
         m.finish(diagnostics: &diagnostics)
         rawFormats.append(raw)
@@ -129,7 +134,8 @@ extension SpecDecoder {
     /// Decodes a sequence of levels; `nil` (reported) when `v` is not a sequence.
     func decodeLevels(_ v: YAMLNode, key: String, diagnostics: inout DiagnosticCollector) -> [PagingLevel]? {
         guard let items = v.items else {
-            diagnostics.error("'\(key)' must be a sequence of levels, top level first, not \(v.shapeName)", at: v.location)
+            diagnostics.error(
+                "'\(key)' must be a sequence of levels, top level first, not \(v.shapeName)", at: v.location)
             return nil
         }
         var out: [PagingLevel] = []
@@ -146,7 +152,9 @@ extension SpecDecoder {
             var pieces: [AddressPiece] = []
             if let av = l.value("leaf-address") {
                 for pv in av.items ?? [av] {
-                    guard var p = MappingReader(pv, what: "an address piece", diagnostics: &diagnostics) else { continue }
+                    guard var p = MappingReader(pv, what: "an address piece", diagnostics: &diagnostics) else {
+                        continue
+                    }
                     let from = p.bitRange(
                         "from", width: 64, container: "a 64-bit entry", required: true, diagnostics: &diagnostics)
                     let to = p.bitRange(
@@ -159,7 +167,8 @@ extension SpecDecoder {
                                 "address piece maps \(from.value.width) entry bits (\(from.value)) onto \(to.value.width) address bits (\(to.value))",
                                 at: to.location)
                         } else {
-                            pieces.append(AddressPiece(from: from.value, to: to.value, requires: requires, location: pv.location))
+                            pieces.append(
+                                AddressPiece(from: from.value, to: to.value, requires: requires, location: pv.location))
                         }
                     }
                 }
@@ -167,9 +176,12 @@ extension SpecDecoder {
             let loaded = l.boolean("loaded-with-root", diagnostics: &diagnostics)?.value ?? false
             l.finish(diagnostics: &diagnostics)
             if let name, let index {
-                out.append(PagingLevel(
-                    name: name.value, index: index.value, entryLayout: entry, leafWhen: leafWhen, reserved: reserved,
-                    leafReserved: leafReserved, tableReserved: tableReserved, leafAddress: pieces, loadedWithRoot: loaded, location: item.location))
+                out.append(
+                    PagingLevel(
+                        name: name.value, index: index.value, entryLayout: entry, leafWhen: leafWhen,
+                        reserved: reserved,
+                        leafReserved: leafReserved, tableReserved: tableReserved, leafAddress: pieces,
+                        loadedWithRoot: loaded, location: item.location))
             }
         }
         return out
@@ -198,7 +210,9 @@ extension SpecDecoder {
             if let b = m.bitRange("bits", width: 64, container: "a 64-bit entry", diagnostics: &diagnostics) {
                 bits = .range(b.value)
             }
-            if let a = m.boolean("above-maxphyaddr", diagnostics: &diagnostics), a.value { bits = .aboveMaxPhysicalAddress }
+            if let a = m.boolean("above-maxphyaddr", diagnostics: &diagnostics), a.value {
+                bits = .aboveMaxPhysicalAddress
+            }
             let when = m.rule("when", diagnostics: &diagnostics)
             m.finish(diagnostics: &diagnostics)
             guard let bits else {
@@ -214,15 +228,20 @@ extension SpecDecoder {
         guard let pairs = mapping(v, what: "'rights'", &diagnostics) else { return [] }
         var out: [RightRule] = []
         for pair in pairs {
-            guard var m = MappingReader(pair.value, what: "right '\(pair.key)'", diagnostics: &diagnostics) else { continue }
+            guard var m = MappingReader(pair.value, what: "right '\(pair.key)'", diagnostics: &diagnostics) else {
+                continue
+            }
             let all = m.string("all", diagnostics: &diagnostics)
             let none = m.string("none", diagnostics: &diagnostics)
             m.finish(diagnostics: &diagnostics)
             switch (all, none) {
-            case let (a?, nil): out.append(RightRule(name: pair.key, fold: .all, field: a.value, location: pair.keyLocation))
-            case let (nil, n?): out.append(RightRule(name: pair.key, fold: .none, field: n.value, location: pair.keyLocation))
+            case let (a?, nil):
+                out.append(RightRule(name: pair.key, fold: .all, field: a.value, location: pair.keyLocation))
+            case let (nil, n?):
+                out.append(RightRule(name: pair.key, fold: .none, field: n.value, location: pair.keyLocation))
             default:
-                diagnostics.error("right '\(pair.key)' needs exactly one of 'all: FIELD' or 'none: FIELD'", at: pair.keyLocation)
+                diagnostics.error(
+                    "right '\(pair.key)' needs exactly one of 'all: FIELD' or 'none: FIELD'", at: pair.keyLocation)
             }
         }
         return out
@@ -281,7 +300,9 @@ extension SpecDecoder {
                 guard let p = byName[parent.value] else {
                     var message = "paging format '\(current.name)' extends unknown format '\(parent.value)'"
                     let others = byName.keys.filter { $0 != current.name }
-                    if let g = Spelling.nearest(to: parent.value, among: others) { message += " (did you mean '\(g)'?)" }
+                    if let g = Spelling.nearest(to: parent.value, among: others) {
+                        message += " (did you mean '\(g)'?)"
+                    }
                     // A parent in a file that did not parse is not known to be missing.
                     let notes = unreadableFiles.map {
                         Diagnostic.Note("\($0) could not be read and may define it", at: nil)
@@ -340,8 +361,9 @@ extension SpecDecoder {
             }
             if chain.count == 1 { levelsAbove = raw.levelsAbove ?? [] }
             if chain.count == 1, raw.levelsAbove != nil {
-                diagnostics.error("'levels-above' needs 'extends': it adds levels above the parent format's",
-                                  at: raw.levelsAboveLocation ?? raw.location)
+                diagnostics.error(
+                    "'levels-above' needs 'extends': it adds levels above the parent format's",
+                    at: raw.levelsAboveLocation ?? raw.location)
                 levelsAbove = []
             }
             let written = chain.reduce(into: Set<String>()) { $0.formUnion($1.writtenKeys) }
@@ -363,16 +385,20 @@ extension SpecDecoder {
             guard let addressBits = merged.addressBits, let entry = merged.entry, let root = merged.root,
                 let levels = merged.levels, let present = merged.present, let report = merged.report
             else { continue }
-            out.append(PagingFormat(
-                name: raw.name, title: merged.title ?? raw.name, family: merged.family ?? .guest, extends: raw.extends,
-                enabledWhen: merged.enabledWhen, addressBits: addressBits, canonical: merged.canonical ?? false,
-                physicalAddressLimit: merged.physicalAddressLimit, entryLayout: entry.value, entryLocation: entry.location,
-                root: root,
-                levels: levelsAbove + levels, present: present, reserved: merged.reserved ?? [],
-                misconfigured: merged.misconfigured ?? [], leafMisconfigured: merged.leafMisconfigured ?? [],
-                rights: merged.rights ?? [], faults: merged.faults ?? [], report: report,
-                accessedDirtyWhen: merged.accessedDirtyWhen, protectionKeys: merged.protectionKeys,
-                rootChecks: merged.rootChecks ?? [], rootReserved: merged.rootReserved ?? [], tlb: merged.tlb, source: merged.source ?? "", location: raw.location, files: chain.map(\.file)))
+            out.append(
+                PagingFormat(
+                    name: raw.name, title: merged.title ?? raw.name, family: merged.family ?? .guest,
+                    extends: raw.extends,
+                    enabledWhen: merged.enabledWhen, addressBits: addressBits, canonical: merged.canonical ?? false,
+                    physicalAddressLimit: merged.physicalAddressLimit, entryLayout: entry.value,
+                    entryLocation: entry.location,
+                    root: root,
+                    levels: levelsAbove + levels, present: present, reserved: merged.reserved ?? [],
+                    misconfigured: merged.misconfigured ?? [], leafMisconfigured: merged.leafMisconfigured ?? [],
+                    rights: merged.rights ?? [], faults: merged.faults ?? [], report: report,
+                    accessedDirtyWhen: merged.accessedDirtyWhen, protectionKeys: merged.protectionKeys,
+                    rootChecks: merged.rootChecks ?? [], rootReserved: merged.rootReserved ?? [], tlb: merged.tlb,
+                    source: merged.source ?? "", location: raw.location, files: chain.map(\.file)))
         }
         return out
     }

@@ -39,15 +39,18 @@ struct SpecValidator {
                 // A misspelt 'overlaps' name is reported below; the overlap it meant to allow is not.
                 if [a, b].contains(where: { $0.overlaps.contains { r.field($0) == nil } }) { continue }
                 let (first, second) = a.location < b.location ? (a, b) : (b, a)
-                d.error("field '\(second.name)' (\(second.bits.phrase)) overlaps field '\(first.name)' (\(first.bits.phrase)) of \(r.name)",
-                        at: second.location, notes: [.init("'\(first.name)' is defined here", at: first.location)])
+                d.error(
+                    "field '\(second.name)' (\(second.bits.phrase)) overlaps field '\(first.name)' (\(first.bits.phrase)) of \(r.name)",
+                    at: second.location, notes: [.init("'\(first.name)' is defined here", at: first.location)])
             }
             for o in a.overlaps where r.field(o) == nil {
-                d.error("field '\(r.name).\(a.name)' declares an overlap with unknown field '\(o)'"
+                d.error(
+                    "field '\(r.name).\(a.name)' declares an overlap with unknown field '\(o)'"
                         + suggestion(o, r.fields.map(\.name).filter { $0 != a.name }), at: a.location)
             }
             for res in r.reserved where res.overlaps(a.bits) {
-                d.error("field '\(a.name)' (\(a.bits.phrase)) lies in reserved \(res.phrase) of \(r.name)", at: a.location)
+                d.error(
+                    "field '\(a.name)' (\(a.bits.phrase)) lies in reserved \(res.phrase) of \(r.name)", at: a.location)
             }
         }
     }
@@ -57,14 +60,16 @@ struct SpecValidator {
         for (i, a) in l.fields.enumerated() {
             for b in l.fields[(i + 1)...] where a.bits.overlaps(b.bits) {
                 let (first, second) = a.location < b.location ? (a, b) : (b, a)
-                d.error("field '\(second.name)' (\(second.bits.phrase)) overlaps field '\(first.name)' (\(first.bits.phrase)) of entry layout '\(l.name)'",
-                        at: second.location, notes: [.init("'\(first.name)' is defined here", at: first.location)])
+                d.error(
+                    "field '\(second.name)' (\(second.bits.phrase)) overlaps field '\(first.name)' (\(first.bits.phrase)) of entry layout '\(l.name)'",
+                    at: second.location, notes: [.init("'\(first.name)' is defined here", at: first.location)])
             }
             if let role = a.role {
                 if let other = roles[role] {
                     let (first, second) = other.location < a.location ? (other, a) : (a, other)
-                    d.error("entry layout '\(l.name)' gives role '\(role.rawValue)' to both '\(first.name)' and '\(second.name)'",
-                            at: second.location, notes: [.init("'\(first.name)' is defined here", at: first.location)])
+                    d.error(
+                        "entry layout '\(l.name)' gives role '\(role.rawValue)' to both '\(first.name)' and '\(second.name)'",
+                        at: second.location, notes: [.init("'\(first.name)' is defined here", at: first.location)])
                 }
                 roles[role] = a
                 if (role == .accessed || role == .dirty) && a.bits.width != 1 {
@@ -87,10 +92,13 @@ struct SpecValidator {
 
     func validateFormat(_ f: PagingFormat, _ d: inout DiagnosticCollector) {
         let defaultLayout = layout(f.entryLayout, at: f.entryLocation, &d)
-        let controlScope = RuleScope(kinds: [.control, .feature], registers: registers, features: features,
-                                     layout: specs.layout(f.entryLayout))
+        let controlScope = RuleScope(
+            kinds: [.control, .feature], registers: registers, features: features,
+            layout: specs.layout(f.entryLayout))
         if let e = f.enabledWhen { controlScope.check(e, what: "'enabled-when' of \(f.name)", diagnostics: &d) }
-        if let e = f.accessedDirtyWhen { controlScope.check(e, what: "'accessed-dirty-when' of \(f.name)", diagnostics: &d) }
+        if let e = f.accessedDirtyWhen {
+            controlScope.check(e, what: "'accessed-dirty-when' of \(f.name)", diagnostics: &d)
+        }
         for c in f.rootChecks { controlScope.check(c.invalidWhen, what: "a root check of \(f.name)", diagnostics: &d) }
         if let tlb = f.tlb {
             if let r = tlb.tagWhen { controlScope.check(r, what: "'tag-when' of \(f.name)", diagnostics: &d) }
@@ -103,7 +111,9 @@ struct SpecValidator {
             }
         }
         for r in f.rootReserved {
-            if case .field = r.bits { d.error("'root-reserved' takes bit ranges or above-maxphyaddr, not fields", at: r.location) }
+            if case .field = r.bits {
+                d.error("'root-reserved' takes bit ranges or above-maxphyaddr, not fields", at: r.location)
+            }
             if let w = r.when { controlScope.check(w, what: "a root-reserved condition of \(f.name)", diagnostics: &d) }
         }
         // Root: REGISTER.FIELD
@@ -113,17 +123,22 @@ struct SpecValidator {
         } else if let reg = registers[rootParts[0]] {
             if reg.field(rootParts[1]) == nil {
                 var message = "register '\(reg.name)' has no field '\(rootParts[1])'"
-                if let g = Spelling.nearest(to: rootParts[1], among: reg.fields.map(\.name)) { message += " (did you mean '\(g)'?)" }
+                if let g = Spelling.nearest(to: rootParts[1], among: reg.fields.map(\.name)) {
+                    message += " (did you mean '\(g)'?)"
+                }
                 d.error(message, at: f.root.location)
             }
         } else {
             var message = "'root' names unknown register '\(rootParts[0])'"
-            if let g = Spelling.nearest(to: rootParts[0], among: Array(registers.keys)) { message += " (did you mean '\(g)'?)" }
+            if let g = Spelling.nearest(to: rootParts[0], among: Array(registers.keys)) {
+                message += " (did you mean '\(g)'?)"
+            }
             d.error(message, at: f.root.location)
         }
         guard let defaultLayout else { return }
-        let entryScope = RuleScope(kinds: [.entry, .control, .feature], registers: registers, features: features,
-                                   layout: defaultLayout)
+        let entryScope = RuleScope(
+            kinds: [.entry, .control, .feature], registers: registers, features: features,
+            layout: defaultLayout)
         entryScope.check(f.present, what: "'present' of \(f.name)", diagnostics: &d)
         if let g = f.tlb?.globalWhen { entryScope.check(g, what: "'global-when' of \(f.name)", diagnostics: &d) }
         for r in f.misconfigured + f.leafMisconfigured {
@@ -137,81 +152,100 @@ struct SpecValidator {
         var expectedHigh = f.addressBits - 1
         for (i, level) in f.levels.enumerated() {
             if let first = seenNames[level.name] {
-                d.error("duplicate level '\(level.name)' in \(f.name)", at: level.location,
-                        notes: [.init("first defined here", at: first)])
+                d.error(
+                    "duplicate level '\(level.name)' in \(f.name)", at: level.location,
+                    notes: [.init("first defined here", at: first)])
             }
             seenNames[level.name] = level.location
             if level.index.high != expectedHigh {
                 if i == 0 {
-                    d.error("the top level's index \(level.index) must start at bit \(expectedHigh) for a \(f.addressBits)-bit address",
-                            at: level.location)
+                    d.error(
+                        "the top level's index \(level.index) must start at bit \(expectedHigh) for a \(f.addressBits)-bit address",
+                        at: level.location)
                 } else if level.index.high > expectedHigh {
-                    d.error("index \(level.index) of \(level.name) overlaps the index of the level above (which ends at bit \(expectedHigh + 1))",
-                            at: level.location)
+                    d.error(
+                        "index \(level.index) of \(level.name) overlaps the index of the level above (which ends at bit \(expectedHigh + 1))",
+                        at: level.location)
                 } else {
-                    d.error("index bits \(expectedHigh):\(level.index.high + 1) are not used by any level (gap above \(level.name)'s index \(level.index))",
-                            at: level.location)
+                    d.error(
+                        "index bits \(expectedHigh):\(level.index.high + 1) are not used by any level (gap above \(level.name)'s index \(level.index))",
+                        at: level.location)
                 }
             }
             expectedHigh = level.index.low - 1
             let l = level.entryLayout.flatMap { layout($0, at: level.location, &d) } ?? defaultLayout
             let tableBytes = (1 << level.index.width) * l.size
             if tableBytes > 4096 {
-                d.error("\(level.name)'s \(level.index.width)-bit index selects among \(1 << level.index.width) entries of \(l.size) bytes: a \(tableBytes)-byte table, larger than a 4 KiB page",
-                        at: level.location)
+                d.error(
+                    "\(level.name)'s \(level.index.width)-bit index selects among \(1 << level.index.width) entries of \(l.size) bytes: a \(tableBytes)-byte table, larger than a 4 KiB page",
+                    at: level.location)
             }
-            let ls = RuleScope(kinds: [.entry, .control, .feature], registers: registers, features: features, layout: l)
-            if let lw = level.leafWhen { ls.check(lw, what: "'leaf-when' of \(f.name) level \(level.name)", diagnostics: &d) }
+            let ls = RuleScope(
+                kinds: [.entry, .control, .feature], registers: registers, features: features, layout: l)
+            if let lw = level.leafWhen {
+                ls.check(lw, what: "'leaf-when' of \(f.name) level \(level.name)", diagnostics: &d)
+            }
             validateReserved(level.reserved + level.leafReserved + level.tableReserved, layout: l, format: f, &d)
             for p in level.leafAddress {
                 if let req = p.requires, !features.contains(req) {
                     unknownFeature(req, at: p.location, &d, context: "address piece of \(level.name)")
                 }
                 if p.from.high >= l.size * 8 {
-                    d.error("address piece \(p.from.phrase) \(p.from.width == 1 ? "is" : "are") outside the \(l.size * 8)-bit entry layout '\(l.name)'",
-                            at: p.location)
+                    d.error(
+                        "address piece \(p.from.phrase) \(p.from.width == 1 ? "is" : "are") outside the \(l.size * 8)-bit entry layout '\(l.name)'",
+                        at: p.location)
                 }
             }
         }
         if let last = f.levels.last, expectedHigh != 11, expectedHigh >= 0 || last.index.low != 12 {
             if last.index.low != 12 {
-                d.error("the last level's index must end at bit 12 (4 KiB pages), not at bit \(last.index.low)",
-                        at: last.location)
+                d.error(
+                    "the last level's index must end at bit 12 (4 KiB pages), not at bit \(last.index.low)",
+                    at: last.location)
             }
         }
         // Rights, faults, report.
         let rightNames = f.rights.map(\.name)
         for r in f.rights where defaultLayout.field(r.field) == nil {
             var message = "right '\(r.name)' folds unknown entry field '\(r.field)'"
-            if let g = Spelling.nearest(to: r.field, among: defaultLayout.fields.map(\.name)) { message += " (did you mean '\(g)'?)" }
+            if let g = Spelling.nearest(to: r.field, among: defaultLayout.fields.map(\.name)) {
+                message += " (did you mean '\(g)'?)"
+            }
             d.error(message, at: r.location)
         }
-        let faultKinds: RuleScope.Kinds = f.protectionKeys == nil
+        let faultKinds: RuleScope.Kinds =
+            f.protectionKeys == nil
             ? [.access, .rights, .control, .feature] : [.access, .rights, .control, .feature, .key]
-        let faultScope = RuleScope(kinds: faultKinds, registers: registers, features: features,
-                                   layout: defaultLayout, rights: rightNames)
+        let faultScope = RuleScope(
+            kinds: faultKinds, registers: registers, features: features,
+            layout: defaultLayout, rights: rightNames)
         for rule in f.faults { faultScope.check(rule.when, what: "a fault rule of \(f.name)", diagnostics: &d) }
         if let pk = f.protectionKeys {
             func at(_ key: String) -> SourceLocation { pk.keyLocations[key] ?? pk.location }
             if defaultLayout.field(pk.field) == nil {
-                d.error("'protection-keys' names unknown entry field '\(pk.field)'"
+                d.error(
+                    "'protection-keys' names unknown entry field '\(pk.field)'"
                         + suggestion(pk.field, defaultLayout.fields.map(\.name)), at: at("field"))
             }
             for (key, reg) in [("user-pages", pk.userRegister), ("supervisor-pages", pk.supervisorRegister)]
             where registers[reg] == nil {
-                d.error("'protection-keys' names unknown register '\(reg)'"
+                d.error(
+                    "'protection-keys' names unknown register '\(reg)'"
                         + suggestion(reg, specs.registers.map(\.name)), at: at(key))
             }
             if !rightNames.contains(pk.pageIsUser) {
-                d.error("'protection-keys' names unknown right '\(pk.pageIsUser)'" + suggestion(pk.pageIsUser, rightNames),
-                        at: at("page-is-user"))
+                d.error(
+                    "'protection-keys' names unknown right '\(pk.pageIsUser)'" + suggestion(pk.pageIsUser, rightNames),
+                    at: at("page-is-user"))
             }
         }
         var facts = ["not-present", "reserved"]
         for rule in f.faults { facts += rule.sets }
         guard let reg = registers[f.report.register.value] else {
             var message = "'report' names unknown register '\(f.report.register.value)'"
-            if let g = Spelling.nearest(to: f.report.register.value, among: Array(registers.keys)) { message += " (did you mean '\(g)'?)" }
+            if let g = Spelling.nearest(to: f.report.register.value, among: Array(registers.keys)) {
+                message += " (did you mean '\(g)'?)"
+            }
             d.error(message, at: f.report.register.location)
             return
         }
@@ -220,12 +254,15 @@ struct SpecValidator {
                 d.error("fault rule sets '\(s)', which is not a field of \(reg.name)", at: rule.location)
             }
         }
-        let reportScope = RuleScope(kinds: [.access, .fault, .control, .feature, .rights], registers: registers,
-                                    features: features, rights: rightNames, faultFacts: facts)
+        let reportScope = RuleScope(
+            kinds: [.access, .fault, .control, .feature, .rights], registers: registers,
+            features: features, rights: rightNames, faultFacts: facts)
         for (field, rule) in f.report.flags {
             if reg.field(field) == nil {
                 var message = "'\(field)' is not a field of \(reg.name)"
-                if let g = Spelling.nearest(to: field, among: reg.fields.map(\.name)) { message += " (did you mean '\(g)'?)" }
+                if let g = Spelling.nearest(to: field, among: reg.fields.map(\.name)) {
+                    message += " (did you mean '\(g)'?)"
+                }
                 d.error(message, at: f.report.flagLocations[field] ?? rule.location)
             }
             reportScope.check(rule, what: "report flag '\(field)' of \(f.name)", diagnostics: &d)
@@ -237,26 +274,33 @@ struct SpecValidator {
         Spelling.nearest(to: word, among: candidates).map { " (did you mean '\($0)'?)" } ?? ""
     }
 
-    func validateReserved(_ items: [ReservedBits], layout: EntryLayout, format: PagingFormat,
-                          _ d: inout DiagnosticCollector) {
+    func validateReserved(
+        _ items: [ReservedBits], layout: EntryLayout, format: PagingFormat,
+        _ d: inout DiagnosticCollector
+    ) {
         let scope = RuleScope(kinds: [.control, .feature], registers: registers, features: features, layout: layout)
         for item in items {
             switch item.bits {
             case .field(let name):
                 if layout.field(name) == nil {
                     var message = "reserved bits name unknown entry field '\(name)' of layout '\(layout.name)'"
-                    if let g = Spelling.nearest(to: name, among: layout.fields.map(\.name)) { message += " (did you mean '\(g)'?)" }
+                    if let g = Spelling.nearest(to: name, among: layout.fields.map(\.name)) {
+                        message += " (did you mean '\(g)'?)"
+                    }
                     d.error(message, at: item.location)
                 }
             case .range(let r):
                 if r.high >= layout.size * 8 {
-                    d.error("reserved \(r.phrase) \(r.width == 1 ? "is" : "are") outside the \(layout.size * 8)-bit entry layout '\(layout.name)'",
-                            at: item.location)
+                    d.error(
+                        "reserved \(r.phrase) \(r.width == 1 ? "is" : "are") outside the \(layout.size * 8)-bit entry layout '\(layout.name)'",
+                        at: item.location)
                 }
             case .aboveMaxPhysicalAddress:
                 break
             }
-            if let w = item.when { scope.check(w, what: "a reserved-bits condition of \(format.name)", diagnostics: &d) }
+            if let w = item.when {
+                scope.check(w, what: "a reserved-bits condition of \(format.name)", diagnostics: &d)
+            }
         }
     }
 
@@ -274,8 +318,9 @@ struct SpecValidator {
             let wide = m.has(mig.wideLinearFeature.value)
             let expected = mig.staticLinearWidth(hasWideFeature: wide)
             if m.linearAddressBits.value != expected {
-                d.error("CPU model '\(m.name)' has linear-address-bits \(m.linearAddressBits.value) but \(wide ? "has" : "lacks") \(mig.wideLinearFeature.value), which means \(expected)",
-                        at: m.linearAddressBits.location)
+                d.error(
+                    "CPU model '\(m.name)' has linear-address-bits \(m.linearAddressBits.value) but \(wide ? "has" : "lacks") \(mig.wideLinearFeature.value), which means \(expected)",
+                    at: m.linearAddressBits.location)
             }
         }
     }
@@ -283,20 +328,27 @@ struct SpecValidator {
     func validateVMX(_ v: VMXSpec, _ d: inout DiagnosticCollector) {
         if registers[v.exitReasonLayout.value] == nil {
             var message = "'exit-reason-layout' names unknown register '\(v.exitReasonLayout.value)'"
-            if let g = Spelling.nearest(to: v.exitReasonLayout.value, among: Array(registers.keys)) { message += " (did you mean '\(g)'?)" }
+            if let g = Spelling.nearest(to: v.exitReasonLayout.value, among: Array(registers.keys)) {
+                message += " (did you mean '\(g)'?)"
+            }
             d.error(message, at: v.exitReasonLayout.location)
         }
-        if let layout = registers[v.exitReasonLayout.value], let basic = layout.fields.first(where: { $0.bits.low == 0 }) {
+        if let layout = registers[v.exitReasonLayout.value],
+            let basic = layout.fields.first(where: { $0.bits.low == 0 })
+        {
             // Every number must fit the basic-reason field of the exit-reason layout.
             for r in v.exitReasons where basic.bits.width < 64 && r.number >= (1 << basic.bits.width) {
-                d.error("exit reason \(r.name) (\(r.number)) does not fit field '\(basic.name)' (bits \(basic.bits)) of \(layout.name)",
-                        at: r.location)
+                d.error(
+                    "exit reason \(r.name) (\(r.number)) does not fit field '\(basic.name)' (bits \(basic.bits)) of \(layout.name)",
+                    at: r.location)
             }
         }
         for r in v.exitReasons {
             if let q = r.qualification, registers[q] == nil {
                 var message = "exit reason \(r.name) names unknown qualification layout '\(q)'"
-                if let g = Spelling.nearest(to: q, among: Array(registers.keys)) { message += " (did you mean '\(g)'?)" }
+                if let g = Spelling.nearest(to: q, among: Array(registers.keys)) {
+                    message += " (did you mean '\(g)'?)"
+                }
                 d.error(message, at: r.location)
             }
         }
@@ -314,8 +366,9 @@ struct SpecValidator {
                 continue
             }
             if reg.width != 64 {
-                d.error("canonical register '\(r.stateKey)' names \(reg.name), which is \(reg.width) bits wide; a linear address needs 64",
-                        at: r.location)
+                d.error(
+                    "canonical register '\(r.stateKey)' names \(reg.name), which is \(reg.width) bits wide; a linear address needs 64",
+                    at: r.location)
             }
         }
         for s in m.stateRegisters where registers[s.register] == nil {
@@ -328,8 +381,9 @@ struct SpecValidator {
                 continue
             }
             if !stateRegisterNames.contains(g.value) {
-                d.error("gated register '\(g.value)' is not named by any 'state-registers' key, so no snapshot can carry it",
-                        at: g.location)
+                d.error(
+                    "gated register '\(g.value)' is not named by any 'state-registers' key, so no snapshot can carry it",
+                    at: g.location)
             }
             if !reg.fields.contains(where: { $0.requires != nil }) {
                 d.error("gated register '\(g.value)' has no field with 'requires'", at: g.location)
@@ -338,12 +392,14 @@ struct SpecValidator {
         var ids: [String: SourceLocation] = [:]
         for w in m.widths {
             if let first = ids[w.id] {
-                d.error("hazard id '\(w.id)' is used twice", at: w.location, notes: [.init("first used here", at: first)])
+                d.error(
+                    "hazard id '\(w.id)' is used twice", at: w.location, notes: [.init("first used here", at: first)])
             }
             ids[w.id] = ids[w.id] ?? w.location
         }
         if !features.contains(m.wideLinearFeature.value) {
-            unknownFeature(m.wideLinearFeature.value, at: m.wideLinearFeature.location, &d, context: "'wide-linear-feature'")
+            unknownFeature(
+                m.wideLinearFeature.value, at: m.wideLinearFeature.location, &d, context: "'wide-linear-feature'")
         }
     }
 }
