@@ -1,3 +1,5 @@
+import SpecParser
+
 /// A JSON value whose objects keep their keys in the order written, so that reports and
 /// templates come out byte-for-byte the same on every run (Foundation's serializer sorts or
 /// shuffles keys).
@@ -86,24 +88,5 @@ public indirect enum JSONValue: Sendable, Equatable {
     }
 
     /// A JSON string literal.
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for c in s.unicodeScalars {
-            switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if c.value < 0x20 {
-                    let h = String(c.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-                } else {
-                    out.unicodeScalars.append(c)
-                }
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ s: String) -> String { JSONString.quote(s) }
 }

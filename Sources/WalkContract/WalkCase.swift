@@ -247,25 +247,7 @@ public struct WalkResult {
     }
 
     /// `s` as a JSON string literal.
-    public static func quote(_ s: String) -> String {
-        var out = "\""
-        for c in s.unicodeScalars {
-            switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if c.value < 0x20 {
-                    out += "\\u00" + (c.value < 0x10 ? "0" : "") + String(c.value, radix: 16)
-                } else {
-                    out.unicodeScalars.append(c)
-                }
-            }
-        }
-        return out + "\""
-    }
+    public static func quote(_ s: String) -> String { JSONString.quote(s) }
 
     /// Whether `other` has the same id, result and fields: the same JSON, without rendering it.
     public func same(as other: WalkResult) -> Bool {

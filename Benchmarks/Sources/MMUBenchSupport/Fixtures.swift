@@ -179,14 +179,7 @@ public final class GuestFixture: @unchecked Sendable {
         let (state, cpu) = machine(registers)
         prepared = PreparedFormat(activeFormat(.guest, state, cpu), state: state, cpu: cpu)
         cmmu = .allocate(capacity: 1)
-        let known = registers
-        func r(_ name: String) -> UInt64 {
-            guard let value = known[name] else { preconditionFailure("register \(name) missing from the fixture") }
-            return value
-        }
-        cw_guest_init(
-            cmmu, r("CR0"), r("CR3"), r("CR4"), r("EFER"), r("RFLAGS"), UInt32(r("PKRU")), 0,
-            UInt32(FixtureShape.maxPhysicalAddressBits), true)
+        initialiseCGuest(cmmu, registers)
         var list: [Access] = []
         var classes: [UInt32] = []
         for _ in 0..<FixtureShape.accessCount {
@@ -275,14 +268,7 @@ public final class NestedFixture: @unchecked Sendable {
         cept = .allocate(capacity: 1)
         cw_ept_init(cept, eptp, UInt32(FixtureShape.maxPhysicalAddressBits), true, true, true, false)
         cguest = .allocate(capacity: 1)
-        let known = registers
-        func r(_ name: String) -> UInt64 {
-            guard let value = known[name] else { preconditionFailure("register \(name) missing from the fixture") }
-            return value
-        }
-        cw_guest_init(
-            cguest, r("CR0"), r("CR3"), r("CR4"), r("EFER"), r("RFLAGS"), UInt32(r("PKRU")), 0,
-            UInt32(FixtureShape.maxPhysicalAddressBits), true)
+        initialiseCGuest(cguest, registers)
         var eptList: [Access] = []
         var eptClasses: [UInt32] = []
         var guestList: [Access] = []
@@ -427,4 +413,15 @@ public final class TLBFixture: @unchecked Sendable {
         }
         accesses = AccessList(list, classes: classes)
     }
+}
+
+/// Sets up the C guest walker for the fixture's register values.
+func initialiseCGuest(_ mmu: UnsafeMutablePointer<cw_guest_mmu>, _ registers: [String: UInt64]) {
+    func r(_ name: String) -> UInt64 {
+        guard let value = registers[name] else { preconditionFailure("register \(name) missing from the fixture") }
+        return value
+    }
+    cw_guest_init(
+        mmu, r("CR0"), r("CR3"), r("CR4"), r("EFER"), r("RFLAGS"), UInt32(r("PKRU")), 0,
+        UInt32(FixtureShape.maxPhysicalAddressBits), true)
 }

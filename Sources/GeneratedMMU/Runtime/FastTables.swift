@@ -213,25 +213,6 @@ struct PermissionMaps: Sendable {
     /// Where the key bits start in a map's index (the number of rights).
     @usableFromInline var keyShift: UInt64 = 0
 
-    /// The map of the class of `attributes`.
-    @inlinable @inline(__always)
-    func map(for attributes: AccessAttributes) -> UInt64 {
-        let raw = Int(attributes.rawValue)
-        if chunkCount <= 2 {
-            // Attribute bits 0–11 (all there are today): two lookups; `chunks` has at least 128 entries.
-            return maps[Int(chunks[raw & 63] | chunks[64 &+ ((raw &>> 6) & 63)])]
-        }
-        var index = 0
-        var rest = raw
-        var c = 0
-        while c < chunkCount {
-            index |= Int(chunks[c &* 64 &+ (rest & 63)])
-            rest &>>= 6
-            c &+= 1
-        }
-        return maps[index]
-    }
-
     init() {}
 
     /// Maps for the permission table `permission` over `inputs` (see ``PreparedFormat``).

@@ -93,10 +93,7 @@ public enum Walker {
         _ format: PreparedFormat, _ address: UInt64, _ attributes: AccessAttributes, _ faultMap: UInt64, _ space: S,
         _ tracer: inout T
     ) -> WalkOutcome {
-        if format.someLoadedWithRoot {
-            return walkLoadingRoot(format, address, attributes, faultMap, space, &tracer, updating: true)
-        }
-        return walk(format, address, attributes, faultMap, space, &tracer, updating: true, rootLoaded: false)
+        walk(format, address, attributes, faultMap, space, &tracer, updating: true)
     }
 
     /// The walk itself. `updating` is constant where this is inlined: false on the fast path (read

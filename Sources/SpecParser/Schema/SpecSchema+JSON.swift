@@ -147,7 +147,14 @@ enum JSONValue {
         }
     }
 
-    static func quote(_ s: String) -> String {
+    static func quote(_ s: String) -> String { JSONString.quote(s) }
+}
+
+/// JSON string literals (RFC 8259 §7), shared by every JSON writer of the project: the schema, the
+/// walk-case results and the CPU-model/migration reports.
+public enum JSONString {
+    /// `s` as a JSON string literal: quote, backslash and control characters escaped.
+    public static func quote(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {
