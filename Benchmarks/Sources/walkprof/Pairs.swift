@@ -129,9 +129,9 @@ func tlbLoops() -> (Loop, Loop) {
     )
 }
 
-/// Times `rounds` alternating batches of `batch` iterations of each loop; prints the medians and
-/// the median of the per-round ratios.
-func pairs(rounds: Int, batch: Int) {
+/// Times `rounds` alternating batches of `batch` iterations of each loop whose name contains one
+/// of `only` (every loop when empty); prints the medians and the median of the per-round ratios.
+func pairs(rounds: Int, batch: Int, only: [String] = []) {
     let all: [(String, String, () -> (Loop, Loop))] = [
         ("Walk4Level", "CWalk4Level", { guestLoops(4) }), ("Walk5Level", "CWalk5Level", { guestLoops(5) }),
         ("WalkEPT4", "CWalkEPT4", { eptLoops(4) }), ("WalkEPT5", "CWalkEPT5", { eptLoops(5) }),
@@ -154,7 +154,7 @@ func pairs(rounds: Int, batch: Int) {
     )
     print("|---|---|---:|---:|---:|---:|")
     var sink: UInt64 = 0
-    for (name, cName, make) in all {
+    for (name, cName, make) in all where only.isEmpty || only.contains(where: { name.contains($0) }) {
         let (generated, c) = make()
         _ = generated(0, batch)  // warm up both
         _ = c(0, batch)

@@ -5,6 +5,7 @@
 //     swift build -c release --product walkprof
 //     .build/release/walkprof verify
 //     .build/release/walkprof pairs 101          # generated vs C in alternating batches: median ratios
+//     .build/release/walkprof pairs 101 Nested   # only the pairs whose name contains "Nested"
 //     .build/release/walkprof Walk4Level 200000
 //     valgrind --tool=callgrind .build/release/walkprof Walk4Level 200000
 import CWalk
@@ -213,11 +214,11 @@ if arguments.count >= 2 && arguments[1] == "verify" {
 }
 if arguments.count >= 2 && arguments[1] == "pairs" {
     let rounds = arguments.count >= 3 ? Int(arguments[2]) ?? 101 : 101
-    pairs(rounds: rounds, batch: 20_000)
+    pairs(rounds: rounds, batch: 20_000, only: Array(arguments.dropFirst(3)))
     exit(0)
 }
 guard arguments.count >= 3, let iterations = Int(arguments[2]) else {
-    print("usage: walkprof verify | walkprof pairs [ROUNDS] | walkprof BENCHMARK ITERATIONS")
+    print("usage: walkprof verify | walkprof pairs [ROUNDS [NAME...]] | walkprof BENCHMARK ITERATIONS")
     exit(2)
 }
 let sum = consume(run(arguments[1], iterations))

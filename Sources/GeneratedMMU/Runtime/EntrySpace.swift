@@ -30,6 +30,9 @@ public protocol EntrySpace {
     /// The 8-byte entry at `address` when reading it is plain (nil: take ``readEntry(_:bytes:)``, which
     /// says why not). For the walker's shortest path; the default reads through `readEntry`.
     func quickEntry(_ address: UInt64) -> UInt64?
+    /// The final translation when it takes the shortest path (nil: the walker walks again and calls
+    /// ``translateFinal(_:attributes:)``, which gives the outcome). The default calls `translateFinal`.
+    func quickFinal(_ translation: Translation, attributes: AccessAttributes) -> Translation?
 }
 
 extension EntrySpace {
@@ -37,6 +40,13 @@ extension EntrySpace {
     @inlinable
     public func quickEntry(_ address: UInt64) -> UInt64? {
         if case .value(let v) = readEntry(address, bytes: 8) { return v }
+        return nil
+    }
+
+    /// The final translation through ``translateFinal(_:attributes:)``, nil unless it translates.
+    @inlinable
+    public func quickFinal(_ translation: Translation, attributes: AccessAttributes) -> Translation? {
+        if case .translation(let t) = translateFinal(translation, attributes: attributes) { return t }
         return nil
     }
 }
@@ -87,6 +97,10 @@ public struct DirectSpace<M: PhysicalMemory>: EntrySpace {
     public func translateFinal(_ translation: Translation, attributes: AccessAttributes) -> WalkOutcome {
         .translation(translation)
     }
+
+    /// The translation unchanged.
+    @inlinable @inline(__always)
+    public func quickFinal(_ translation: Translation, attributes: AccessAttributes) -> Translation? { translation }
 }
 
 /// Guest paging structures in guest-physical memory, translated through EPT: every entry read and
@@ -96,7 +110,10 @@ public struct DirectSpace<M: PhysicalMemory>: EntrySpace {
 /// A/D flag is a read-modify-write. EPT faults on them report a valid linear address and a
 /// paging-structure access (exit-qualification bits 7 = 1, 8 = 0); the final access reports bit 8 = 1
 /// and the guest page's rights as the advanced information (bits 9–11).
-public struct NestedSpace<M: PhysicalMemory>: EntrySpace {
+///
+/// A class: made once per EPT context (what KVM keeps per vCPU MMU), and passed to every walk as one
+/// reference, so the walk reads its fields in place.
+public final class NestedSpace<M: PhysicalMemory>: EntrySpace {
     /// The EPT format, prepared.
     public let ept: PreparedFormat
     /// Host-physical memory.
@@ -197,18 +214,24 @@ public struct NestedSpace<M: PhysicalMemory>: EntrySpace {
     /// Translates the guest walk's output through EPT as the final access, keeping the smaller page size.
     @inlinable
     public func translateFinal(_ translation: Translation, attributes: AccessAttributes) -> WalkOutcome {
+        if let t = quickFinal(translation, attributes: attributes) { return .translation(t) }
+        return translateFinalByWalking(translation, finals.attributes[finals.index(attributes, rights: translation.rights)])
+    }
+
+    /// The final translation by EPT's shortest path, inlined into the guest walk; nil when that path
+    /// gives up (A/D flags to set, a fault), having changed nothing.
+    @inlinable @inline(__always)
+    public func quickFinal(_ translation: Translation, attributes: AccessAttributes) -> Translation? {
         let i = finals.index(attributes, rights: translation.rights)
-        let finalAttributes = finals.attributes[i]
-        if let t = Walker.quickTranslate(
-            ept, translation.physical, finals.maps[i],
-            isWrite: finalAttributes.contains(.write), DirectSpace(memory))
-        {
-            var combined = translation
-            combined.physical = t.physical
-            combined.pageSize = min(translation.pageSize, t.pageSize)
-            return .translation(combined)
-        }
-        return translateFinalByWalking(translation, finalAttributes)
+        guard
+            let t = Walker.quickTranslate(
+                ept, translation.physical, finals.maps[i],
+                isWrite: finals.attributes[i].contains(.write), DirectSpace(memory))
+        else { return nil }
+        var combined = translation
+        combined.physical = t.physical
+        combined.pageSize = min(translation.pageSize, t.pageSize)
+        return combined
     }
 
     /// The final translation by the full EPT walk (A/D flags to set, faults, slow formats).

@@ -40,9 +40,10 @@ public enum Walker {
     ) -> WalkOutcome {
         let map = faultMap(format, attributes)
         // No tracer: try the shortest form first (it changes nothing when it gives up).
-        if let t = quickTranslate(format, address, map, isWrite: attributes.contains(.write), space) {
-            let final = space.translateFinal(t, attributes: attributes)
-            if case .translation = final { return final }
+        if let t = quickTranslate(format, address, map, isWrite: attributes.contains(.write), space),
+            let final = space.quickFinal(t, attributes: attributes)
+        {
+            return .translation(final)
         }
         var tracer = NoTracer()
         return walk(format, address, attributes, map, space, &tracer, updating: false)
