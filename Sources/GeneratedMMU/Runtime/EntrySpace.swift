@@ -215,7 +215,8 @@ public final class NestedSpace<M: PhysicalMemory>: EntrySpace {
     @inlinable
     public func translateFinal(_ translation: Translation, attributes: AccessAttributes) -> WalkOutcome {
         if let t = quickFinal(translation, attributes: attributes) { return .translation(t) }
-        return translateFinalByWalking(translation, finals.attributes[finals.index(attributes, rights: translation.rights)])
+        return translateFinalByWalking(
+            translation, finals.attributes[finals.index(attributes, rights: translation.rights)])
     }
 
     /// The final translation by EPT's shortest path, inlined into the guest walk; nil when that path
