@@ -175,9 +175,11 @@ public final class NestedSpace<M: PhysicalMemory>: EntrySpace {
     }
 
     /// A guest paging-structure entry whose EPT translation takes the shortest path; nil otherwise
-    /// (the walk then reads it through ``readEntry(_:bytes:)``). Inlined into the guest walk, as KVM's
-    /// nested walker inlines its EPT walk.
-    @inlinable @inline(__always)
+    /// (the walk then reads it through ``readEntry(_:bytes:)``). Specialised for the memory but kept
+    /// out of line: this EPT walk then has the registers to itself and the guest walk keeps its own
+    /// state in registers across the call, where inlined into the guest loop both spilled (nested 4×4
+    /// at 1.19× C inlined, 1.11× out of line, paired batches; the final translation stays inlined).
+    @inlinable @inline(never)
     public func quickEntry(_ address: UInt64) -> UInt64? {
         guard
             let t = Walker.quickTranslate(
