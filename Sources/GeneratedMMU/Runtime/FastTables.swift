@@ -293,9 +293,11 @@ final class LevelTable: @unchecked Sendable {
         let mapStorage = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, maps.maps.count))
         mapStorage.initialize(repeating: 0, count: max(1, maps.maps.count))
         mapStorage.update(from: maps.maps, count: maps.maps.count)
+        // One slot per owner and key, and a last one, 0, for leaves without a key (the TLB's).
         let keySlots = 2 << keyWidth
-        let keys = UnsafeMutablePointer<UInt8>.allocate(capacity: keySlots)
+        let keys = UnsafeMutablePointer<UInt8>.allocate(capacity: keySlots + 1)
         for i in 0..<keySlots { (keys + i).initialize(to: keyBits(i >> keyWidth, i & ((1 << keyWidth) - 1))) }
+        (keys + keySlots).initialize(to: 0)
         lookup = Lookup(
             chunks: chunks, chunkCount: maps.chunkCount, maps: mapStorage, keys: keys,
             keyWidth: UInt64(keyWidth))
@@ -317,9 +319,12 @@ final class LevelTable: @unchecked Sendable {
         @usableFromInline let chunkCount: Int
         /// ``PermissionMaps/maps``.
         @usableFromInline let maps: UnsafeMutablePointer<UInt64>
-        /// Key rights (AD | WD << 1): `keys[isUser << keyWidth | key]`; 0 for keys with no bits.
+        /// Key rights (AD | WD << 1): `keys[isUser << keyWidth | key]`; 0 for keys with no bits, and
+        /// 0 at ``noKeySlot``.
         @usableFromInline let keys: UnsafeMutablePointer<UInt8>
         @usableFromInline let keyWidth: UInt64
+        /// The slot after every owner and key: no key rights.
+        @usableFromInline var noKeySlot: Int { 2 << Int(keyWidth) }
 
         /// The permission map of the class of `attributes` (see ``PermissionMaps``).
         @inlinable @inline(__always)

@@ -23,23 +23,24 @@ public final class TLB {
         @usableFromInline var physical: UInt64 = 0
         @usableFromInline var leafEntry: UInt64 = 0
         @usableFromInline var eptp: UInt64 = 0
-        /// The format's number in this TLB and the VPID: ``TLB/context(_:_:)``.
-        @usableFromInline var context: UInt32 = 0
-        /// PCID (0 for a global entry, which ignores it).
-        @usableFromInline var tag: UInt16 = 0
+        /// Format number, VPID and PCID as one word (``TLB/match(_:_:tag:)``); a hit needs
+        /// `(match ^ wanted) & matchMask == 0`, and a global entry's mask leaves the PCID out.
+        @usableFromInline var match: UInt64 = 0
+        @usableFromInline var matchMask: UInt64 = ~0
         /// Where the page's key rights are in the prepared format's key table
-        /// (`isUser << keyWidth | key`), -1 when the leaf has no key.
-        @usableFromInline var keySlot: Int16 = -1
+        /// (`isUser << keyWidth | key`); for a leaf without a key, the table's last slot, which is 0.
+        @usableFromInline var keySlot: UInt16 = 0
         @usableFromInline var rights: UInt8 = 0
         @usableFromInline var level: UInt8 = 0
-        @usableFromInline var global = false
         /// Serves writes (the leaf's dirty flag is set, or the format keeps none).
         @usableFromInline var dirty = false
         /// Pads the entry to one cache line (the array is 64-byte aligned), so a probe reads one line.
-        var padding: (UInt64, UInt64) = (0, 0)
+        var padding: UInt64 = 0
 
         @inlinable var valid: Bool { page != TLB.emptyPage }
-        var vpid: UInt16 { UInt16(truncatingIfNeeded: context >> 16) }
+        var vpid: UInt16 { UInt16(truncatingIfNeeded: match >> 16) }
+        var tag: UInt16 { UInt16(truncatingIfNeeded: match >> 32) }
+        var global: Bool { matchMask != ~0 }
     }
 
     /// No address shifted right by a page shift reaches this page number.
@@ -112,9 +113,14 @@ public final class TLB {
         return lastFormat
     }
 
-    /// The entry's context word: format number and VPID.
+    /// The entry's tag word: format number (bits 15:0), VPID (31:16), PCID (47:32).
     @inlinable @inline(__always)
-    static func context(_ format: UInt32, _ vpid: UInt16) -> UInt32 { format | UInt32(vpid) << 16 }
+    static func match(_ format: UInt32, _ vpid: UInt16, tag: UInt64) -> UInt64 {
+        UInt64(format) | UInt64(vpid) << 16 | (tag & 0xFFFF) << 32
+    }
+
+    /// The match mask of a global entry: the PCID is ignored.
+    @usableFromInline static let globalMatchMask: UInt64 = ~(0xFFFF << 32)
 
     /// The slot of `page` in array `size`.
     @inlinable @inline(__always)
@@ -131,16 +137,15 @@ public final class TLB {
     ) -> WalkOutcome {
         let formatNumber = number(of: format)
         let attributes = access.attributes
-        let context = Self.context(formatNumber, vpid)
+        let wanted = Self.match(formatNumber, vpid, tag: format.tag)
         let address = access.address
-        let tag = format.tag
         var size = 0
         while size < sizeCount {
             let shift = shifts[size]
             let page = address &>> shift
             let e = slot(size, page)
-            if e.pointee.page == page && e.pointee.context == context && e.pointee.eptp == eptp
-                && (e.pointee.global || UInt64(e.pointee.tag) == tag)
+            if e.pointee.page == page && (e.pointee.match ^ wanted) & e.pointee.matchMask == 0
+                && e.pointee.eptp == eptp
             {
                 // A write to a page cached without D walks, to set it.
                 if !e.pointee.dirty && attributes.contains(.write) { break }
@@ -148,8 +153,7 @@ public final class TLB {
                 let allowed: Bool
                 if format.maps.usable {
                     let lookup = format.levelTable.lookup
-                    let slot = e.pointee.keySlot
-                    let keyBits: UInt64 = slot < 0 ? 0 : UInt64(lookup.keys[Int(truncatingIfNeeded: slot)])
+                    let keyBits = UInt64(lookup.keys[Int(truncatingIfNeeded: e.pointee.keySlot)])
                     allowed =
                         (lookup.map(for: attributes) &>> (UInt64(rights) | keyBits &<< format.maps.keyShift)) & 1 == 0
                 } else {
@@ -216,20 +220,20 @@ public final class TLB {
         let page = address >> shift
         var e = Entry()
         e.page = page
-        e.global = global
         e.dirty = level.dirtyMask == 0 || t.leafEntry & level.dirtyMask != 0 || attributes.contains(.write)
         e.level = UInt8(t.level)
         e.rights = t.rights
-        e.tag = UInt16(truncatingIfNeeded: global ? 0 : format.tag)
-        e.context = Self.context(formatNumber, vpid)
+        e.match = Self.match(formatNumber, vpid, tag: global ? 0 : format.tag)
+        e.matchMask = global ? Self.globalMatchMask : ~0
         e.physical = t.physical & ~(t.pageSize - 1)
         e.leafEntry = t.leafEntry
         e.eptp = eptp
+        let lookup = format.levelTable.lookup
+        e.keySlot = UInt16(truncatingIfNeeded: lookup.noKeySlot)
         if level.keyMask != 0 && format.keyCount != 0 && format.maps.usable {
-            let lookup = format.levelTable.lookup
             let key = (t.leafEntry & level.keyMask) >> level.keyShift
             let isUser = UInt64((t.rights >> format.pageIsUserRight) & 1)
-            e.keySlot = Int16(truncatingIfNeeded: isUser << lookup.keyWidth | key)
+            e.keySlot = UInt16(truncatingIfNeeded: isUser << lookup.keyWidth | key)
         }
         slot(size, page).pointee = e
     }
