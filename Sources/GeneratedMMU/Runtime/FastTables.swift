@@ -277,8 +277,8 @@ final class LevelTable: @unchecked Sendable {
     @usableFromInline let lookup: Lookup
 
     init(
-        _ levels: [PreparedFormat.Level], maps: PermissionMaps, keyWidth: Int,
-        keyBits: (_ isUser: Int, _ key: Int) -> UInt8
+        _ levels: [PreparedFormat.Level], maps: PermissionMaps, keyWidth: Int, rightCount: Int,
+        pageIsUserRight: Int, keyBits: (_ isUser: Int, _ key: Int) -> UInt8
     ) {
         count = levels.count
         // Cache-line aligned, so that each level's hot fields (declared first) share as few lines as possible.
@@ -293,14 +293,21 @@ final class LevelTable: @unchecked Sendable {
         let mapStorage = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, maps.maps.count))
         mapStorage.initialize(repeating: 0, count: max(1, maps.maps.count))
         mapStorage.update(from: maps.maps, count: maps.maps.count)
-        // One slot per owner and key, and a last one, 0, for leaves without a key (the TLB's).
         let keySlots = 2 << keyWidth
-        let keys = UnsafeMutablePointer<UInt8>.allocate(capacity: keySlots + 1)
+        let keys = UnsafeMutablePointer<UInt8>.allocate(capacity: keySlots)
         for i in 0..<keySlots { (keys + i).initialize(to: keyBits(i >> keyWidth, i & ((1 << keyWidth) - 1))) }
-        (keys + keySlots).initialize(to: 0)
+        // A leaf's bit in its permission map by rights, whether its level has a key field, and key.
+        let rightsShift = keyWidth + 1
+        let slots = maps.usable ? (1 << rightCount) << rightsShift : 1
+        let permissionIndex = UnsafeMutablePointer<UInt8>.allocate(capacity: slots)
+        for slot in 0..<slots {
+            let rights = slot >> rightsShift, hasKey = (slot >> keyWidth) & 1, key = slot & ((1 << keyWidth) - 1)
+            let bits = hasKey == 0 ? 0 : Int(keyBits((rights >> pageIsUserRight) & 1, key))
+            (permissionIndex + slot).initialize(to: UInt8(truncatingIfNeeded: rights | bits << Int(maps.keyShift)))
+        }
         lookup = Lookup(
             chunks: chunks, chunkCount: maps.chunkCount, maps: mapStorage, keys: keys,
-            keyWidth: UInt64(keyWidth))
+            keyWidth: UInt64(keyWidth), permissionIndex: permissionIndex, rightsShift: UInt64(rightsShift))
     }
 
     deinit {
@@ -309,6 +316,7 @@ final class LevelTable: @unchecked Sendable {
         lookup.chunks.deallocate()
         lookup.maps.deallocate()
         lookup.keys.deallocate()
+        lookup.permissionIndex.deallocate()
     }
 
     /// ``PermissionMaps`` and the key rights, read in place.
@@ -319,12 +327,23 @@ final class LevelTable: @unchecked Sendable {
         @usableFromInline let chunkCount: Int
         /// ``PermissionMaps/maps``.
         @usableFromInline let maps: UnsafeMutablePointer<UInt64>
-        /// Key rights (AD | WD << 1): `keys[isUser << keyWidth | key]`; 0 for keys with no bits, and
-        /// 0 at ``noKeySlot``.
+        /// Key rights (AD | WD << 1): `keys[isUser << keyWidth | key]`; 0 for keys with no bits.
         @usableFromInline let keys: UnsafeMutablePointer<UInt8>
         @usableFromInline let keyWidth: UInt64
-        /// The slot after every owner and key: no key rights.
-        @usableFromInline var noKeySlot: Int { 2 << Int(keyWidth) }
+        /// A leaf's bit in its access class's permission map, `rights | keyBits << rightCount`, at
+        /// slot `rights << rightsShift | level.keyBase | key` (key 0 and `keyBase` 0 for a level
+        /// without a key field): the key rights of the page's owner (PKRU or IA32_PKRS, as the rights
+        /// make it a user page) folded in once per prepared format, as KVM's `pkru_mask` is.
+        @usableFromInline let permissionIndex: UnsafeMutablePointer<UInt8>
+        @usableFromInline let rightsShift: UInt64
+
+        /// The slot in ``permissionIndex`` of a leaf `entry` with `rights` at `level`.
+        @inlinable @inline(__always)
+        func permissionSlot(_ entry: UInt64, rights: UInt8, level: UnsafePointer<PreparedFormat.Level>) -> Int {
+            Int(
+                truncatingIfNeeded: UInt64(rights) &<< rightsShift | level.pointee.keyBase
+                    | (entry & level.pointee.keyMask) &>> level.pointee.keyShift)
+        }
 
         /// The permission map of the class of `attributes` (see ``PermissionMaps``).
         @inlinable @inline(__always)

@@ -21,6 +21,9 @@ public struct PreparedFormat: Sendable {
         @usableFromInline var pageMask: UInt64
         @usableFromInline var keyMask: UInt64
         @usableFromInline var keyShift: UInt64
+        /// `1 << keyWidth` when the level has a key field, else 0: its part of a slot in
+        /// ``LevelTable/Lookup/permissionIndex``.
+        @usableFromInline var keyBase: UInt64 = 0
         /// The dirty flag when this entry's A/D flags are maintained, else 0.
         @usableFromInline var dirtyToSet: UInt64
         /// The accessed flag when this entry's A/D flags are maintained, else 0.
@@ -63,9 +66,9 @@ public struct PreparedFormat: Sendable {
     final class Storage: @unchecked Sendable {
         @usableFromInline let descriptor: PagingFormatDescriptor
         @exclusivity(unchecked) @usableFromInline var levels: [Level] = []
-        @exclusivity(unchecked) @usableFromInline var levelTable = LevelTable([], maps: PermissionMaps(), keyWidth: 0) {
-            _, _ in 0
-        }
+        @exclusivity(unchecked) @usableFromInline var levelTable = LevelTable(
+            [], maps: PermissionMaps(), keyWidth: 0, rightCount: 0, pageIsUserRight: 0
+        ) { _, _ in 0 }
         @exclusivity(unchecked) @usableFromInline var levelRules: [LevelRules] = []
         @exclusivity(unchecked) @usableFromInline var permissionInputs: [RuleInput] = []
         @exclusivity(unchecked) @usableFromInline var permission: [UInt64] = []
@@ -387,8 +390,12 @@ public struct PreparedFormat: Sendable {
         storage.allFast =
             !prepared.isEmpty && prepared.count <= 8 && prepared.allSatisfy { $0.fast && !$0.hasPieces }
             && maps.usable && fold.usable && rootInvalid == nil && accessedInFold
+        for i in prepared.indices where prepared[i].keyMask != 0 { prepared[i].keyBase = 1 << UInt64(keyWidth) }
+        levels = prepared
         let count = keyCount, table = keyBitsTable
-        levelTable = LevelTable(levels, maps: maps, keyWidth: keyWidth) { isUser, key in
+        levelTable = LevelTable(
+            levels, maps: maps, keyWidth: keyWidth, rightCount: rightCount, pageIsUserRight: Int(pageIsUserRight)
+        ) { isUser, key in
             key < count ? table[isUser * count + key] : 0
         }
     }

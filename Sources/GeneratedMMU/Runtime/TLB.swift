@@ -27,9 +27,9 @@ public final class TLB {
         /// `(match ^ wanted) & matchMask == 0`, and a global entry's mask leaves the PCID out.
         @usableFromInline var match: UInt64 = 0
         @usableFromInline var matchMask: UInt64 = ~0
-        /// Where the page's key rights are in the prepared format's key table
-        /// (`isUser << keyWidth | key`); for a leaf without a key, the table's last slot, which is 0.
-        @usableFromInline var keySlot: UInt16 = 0
+        /// The leaf's slot in the prepared format's ``LevelTable/Lookup/permissionIndex`` (rights
+        /// and key; the key's rights are read there on every hit, so a PKRU change needs no flush).
+        @usableFromInline var permissionSlot: UInt16 = 0
         @usableFromInline var rights: UInt8 = 0
         @usableFromInline var level: UInt8 = 0
         /// Serves writes (the leaf's dirty flag is set, or the format keeps none).
@@ -153,9 +153,8 @@ public final class TLB {
                 let allowed: Bool
                 if format.maps.usable {
                     let lookup = format.levelTable.lookup
-                    let keyBits = UInt64(lookup.keys[Int(truncatingIfNeeded: e.pointee.keySlot)])
-                    allowed =
-                        (lookup.map(for: attributes) &>> (UInt64(rights) | keyBits &<< format.maps.keyShift)) & 1 == 0
+                    let bit = lookup.permissionIndex[Int(truncatingIfNeeded: e.pointee.permissionSlot)]
+                    allowed = (lookup.map(for: attributes) &>> UInt64(bit)) & 1 == 0
                 } else {
                     allowed = false
                 }
@@ -228,12 +227,10 @@ public final class TLB {
         e.physical = t.physical & ~(t.pageSize - 1)
         e.leafEntry = t.leafEntry
         e.eptp = eptp
-        let lookup = format.levelTable.lookup
-        e.keySlot = UInt16(truncatingIfNeeded: lookup.noKeySlot)
-        if level.keyMask != 0 && format.keyCount != 0 && format.maps.usable {
-            let key = (t.leafEntry & level.keyMask) >> level.keyShift
-            let isUser = UInt64((t.rights >> format.pageIsUserRight) & 1)
-            e.keySlot = UInt16(truncatingIfNeeded: isUser << lookup.keyWidth | key)
+        if format.maps.usable {
+            let slot = format.levelTable.lookup.permissionSlot(
+                t.leafEntry, rights: t.rights, level: format.levelTable.base + t.level)
+            e.permissionSlot = UInt16(truncatingIfNeeded: slot)
         }
         slot(size, page).pointee = e
     }
