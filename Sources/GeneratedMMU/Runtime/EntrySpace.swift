@@ -264,20 +264,28 @@ final class FinalAccesses: @unchecked Sendable {
     /// By ``index(_:rights:)``: 3 access types × 8 guest-rights combinations.
     @usableFromInline let attributes: UnsafeMutablePointer<AccessAttributes>
     @usableFromInline let maps: UnsafeMutablePointer<UInt64>
-    /// Where the guest's user, writable and executable rights are in its folded rights, and which of
-    /// them the format lacks (taken as granted).
-    @usableFromInline let userShift: UInt8, writableShift: UInt8, executableShift: UInt8
-    @usableFromInline let granted: UInt8
+    /// ``index(_:rights:)`` for every access type (write | fetch << 1) and folded-rights byte.
+    @usableFromInline let slots: UnsafeMutablePointer<UInt8>
 
     init(ept: PreparedFormat, guestRights: (user: Int?, writable: Int?, executable: Int?)) {
         attributes = .allocate(capacity: 32)
         maps = .allocate(capacity: 32)
-        userShift = UInt8(guestRights.user ?? 0)
-        writableShift = UInt8(guestRights.writable ?? 0)
-        executableShift = UInt8(guestRights.executable ?? 0)
-        granted =
-            (guestRights.user == nil ? 1 : 0) | (guestRights.writable == nil ? 2 : 0)
+        slots = .allocate(capacity: 4 << 8)
+        let userShift = UInt8(guestRights.user ?? 0)
+        let writableShift = UInt8(guestRights.writable ?? 0)
+        let executableShift = UInt8(guestRights.executable ?? 0)
+        let granted =
+            UInt8(guestRights.user == nil ? 1 : 0) | (guestRights.writable == nil ? 2 : 0)
             | (guestRights.executable == nil ? 4 : 0)
+        for type in 0..<4 {
+            for rights in 0..<256 {
+                let r = UInt8(rights)
+                let held =
+                    ((r &>> userShift) & 1) | ((r &>> writableShift) & 1) &<< 1 | ((r &>> executableShift) & 1) &<< 2
+                let kind = type & 2 != 0 ? 2 : type & 1 != 0 ? 1 : 0
+                (slots + (type << 8 | rights)).initialize(to: UInt8(kind << 3) | held | granted)
+            }
+        }
         for kind in 0..<4 {
             for rights in 0..<8 {
                 var extra: AccessAttributes = [.linearValid, .final]
@@ -295,18 +303,17 @@ final class FinalAccesses: @unchecked Sendable {
     deinit {
         attributes.deallocate()
         maps.deallocate()
+        slots.deallocate()
     }
 
     /// The slot for a guest access with `attributes` to a page with folded `rights`: the type from
-    /// the attributes (write: 1, fetch: 2, else read), the guest's user/writable/executable rights.
+    /// the attributes (fetch: 2, write: 1, else read) times 8, plus the guest's user, writable and
+    /// executable rights (those the format lacks taken as held), from one table lookup.
     @inlinable @inline(__always)
     func index(_ attributes: AccessAttributes, rights: UInt8) -> Int {
-        let raw = attributes.rawValue
-        let write = AccessAttributes.write.rawValue, fetch = AccessAttributes.fetch.rawValue
-        let kind: Int = raw & fetch != 0 ? 2 : raw & write != 0 ? 1 : 0
-        let held =
-            ((rights &>> userShift) & 1) | ((rights &>> writableShift) & 1) &<< 1
-            | ((rights &>> executableShift) & 1) &<< 2
-        return kind &<< 3 | Int(held | granted)
+        let type =
+            (attributes.rawValue & AccessAttributes.write.rawValue != 0 ? 1 : 0)
+            | (attributes.rawValue & AccessAttributes.fetch.rawValue != 0 ? 2 : 0)
+        return Int(slots[type &<< 8 | Int(rights)])
     }
 }
