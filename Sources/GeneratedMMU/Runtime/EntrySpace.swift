@@ -221,20 +221,27 @@ public final class NestedSpace<M: PhysicalMemory>: EntrySpace {
             translation, finals.attributes[finals.index(attributes, rights: translation.rights)])
     }
 
-    /// The final translation by EPT's shortest path, inlined into the guest walk; nil when that path
-    /// gives up (A/D flags to set, a fault), having changed nothing.
+    /// The final translation by EPT's shortest path; nil when that path gives up (A/D flags to set, a
+    /// fault), having changed nothing. Inlined into the guest walk, with the EPT walk itself out of
+    /// line like ``quickEntry(_:)``'s (its own registers; the guest's translation stays in the caller's).
     @inlinable @inline(__always)
     public func quickFinal(_ translation: Translation, attributes: AccessAttributes) -> Translation? {
-        let i = finals.index(attributes, rights: translation.rights)
-        guard
-            let t = Walker.quickTranslate(
-                ept, translation.physical, finals.maps[i],
-                isWrite: finals.attributes[i].contains(.write), DirectSpace(memory))
+        guard let t = quickFinalEPT(translation.physical, finals.index(attributes, rights: translation.rights))
         else { return nil }
         var combined = translation
         combined.physical = t.physical
         combined.pageSize = min(translation.pageSize, t.pageSize)
         return combined
+    }
+
+    /// The final access's quick EPT walk for slot `i` of ``finals``: host-physical address and page size.
+    @inlinable @inline(never)
+    func quickFinalEPT(_ address: UInt64, _ i: Int) -> (physical: UInt64, pageSize: UInt64)? {
+        guard
+            let t = Walker.quickTranslate(
+                ept, address, finals.maps[i], isWrite: finals.attributes[i].contains(.write), DirectSpace(memory))
+        else { return nil }
+        return (t.physical, t.pageSize)
     }
 
     /// The final translation by the full EPT walk (A/D flags to set, faults, slow formats).
