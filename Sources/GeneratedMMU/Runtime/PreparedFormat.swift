@@ -105,90 +105,33 @@ public struct PreparedFormat: Sendable {
     /// The format.
     @inlinable public var descriptor: PagingFormatDescriptor { storage.descriptor }
     /// Levels, top first.
-    @inlinable public internal(set) var levels: [Level] {
-        get { storage.levels }
-        nonmutating set { storage.levels = newValue }
-    }
+    @inlinable public var levels: [Level] { storage.levels }
     /// The same levels, for the walk to read in place.
-    @inlinable var levelTable: LevelTable {
-        get { storage.levelTable }
-        nonmutating set { storage.levelTable = newValue }
-    }
+    @inlinable var levelTable: LevelTable { storage.levelTable }
     /// Per level, what the fast path leaves to tables.
-    @inlinable var levelRules: [LevelRules] {
-        get { storage.levelRules }
-        nonmutating set { storage.levelRules = newValue }
-    }
-    @inlinable var permissionInputs: [RuleInput] {
-        get { storage.permissionInputs }
-        nonmutating set { storage.permissionInputs = newValue }
-    }
-    @inlinable var permission: [UInt64] {
-        get { storage.permission }
-        nonmutating set { storage.permission = newValue }
-    }
-    @inlinable var factTables: [(fact: Int, bits: [UInt64])] {
-        get { storage.factTables }
-        nonmutating set { storage.factTables = newValue }
-    }
-    @inlinable var reportFlags: [(mask: UInt64, rule: RuleTable)] {
-        get { storage.reportFlags }
-        nonmutating set { storage.reportFlags = newValue }
-    }
-    @inlinable var accessedDirty: Bool {
-        get { storage.accessedDirty }
-        nonmutating set { storage.accessedDirty = newValue }
-    }
-    @inlinable var keyRights: (user: UInt64, supervisor: UInt64) {
-        get { storage.keyRights }
-        nonmutating set { storage.keyRights = newValue }
-    }
-    @inlinable var keys: ProtectionKeyDescriptor? {
-        get { storage.keys }
-        nonmutating set { storage.keys = newValue }
-    }
-    @inlinable var rightCount: Int {
-        get { storage.rightCount }
-        nonmutating set { storage.rightCount = newValue }
-    }
+    @inlinable var levelRules: [LevelRules] { storage.levelRules }
+    @inlinable var permissionInputs: [RuleInput] { storage.permissionInputs }
+    @inlinable var permission: [UInt64] { storage.permission }
+    @inlinable var factTables: [(fact: Int, bits: [UInt64])] { storage.factTables }
+    @inlinable var reportFlags: [(mask: UInt64, rule: RuleTable)] { storage.reportFlags }
+    @inlinable var accessedDirty: Bool { storage.accessedDirty }
+    @inlinable var keyRights: (user: UInt64, supervisor: UInt64) { storage.keyRights }
+    @inlinable var keys: ProtectionKeyDescriptor? { storage.keys }
+    @inlinable var rightCount: Int { storage.rightCount }
     /// Every right held: the fold's starting value.
-    @inlinable var allRights: UInt8 {
-        get { storage.allRights }
-        nonmutating set { storage.allRights = newValue }
-    }
+    @inlinable var allRights: UInt8 { storage.allRights }
     /// Rights folded in the entries' bit positions (when the format allows).
-    @inlinable var fold: RightsFold {
-        get { storage.fold }
-        nonmutating set { storage.fold = newValue }
-    }
+    @inlinable var fold: RightsFold { storage.fold }
     /// The permission table as one map per access class.
-    @inlinable var maps: PermissionMaps {
-        get { storage.maps }
-        nonmutating set { storage.maps = newValue }
-    }
+    @inlinable var maps: PermissionMaps { storage.maps }
     /// Key rights (AD | WD << 1) by page owner and key: `keyBitsTable[isUser * keyCount + key]`.
-    @inlinable var keyBitsTable: [UInt8] {
-        get { storage.keyBitsTable }
-        nonmutating set { storage.keyBitsTable = newValue }
-    }
-    @inlinable var keyCount: Int {
-        get { storage.keyCount }
-        nonmutating set { storage.keyCount = newValue }
-    }
+    @inlinable var keyBitsTable: [UInt8] { storage.keyBitsTable }
+    @inlinable var keyCount: Int { storage.keyCount }
     /// The right that tells user pages from supervisor pages, for the key register.
-    @inlinable var pageIsUserRight: UInt8 {
-        get { storage.pageIsUserRight }
-        nonmutating set { storage.pageIsUserRight = newValue }
-    }
+    @inlinable var pageIsUserRight: UInt8 { storage.pageIsUserRight }
     /// The input address's width, and whether it must be canonical (sign-extended) there.
-    @inlinable var addressBits: UInt64 {
-        get { storage.addressBits }
-        nonmutating set { storage.addressBits = newValue }
-    }
-    @inlinable var canonical: Bool {
-        get { storage.canonical }
-        nonmutating set { storage.canonical = newValue }
-    }
+    @inlinable var addressBits: UInt64 { storage.addressBits }
+    @inlinable var canonical: Bool { storage.canonical }
     /// The first level is loaded with the root (PAE PDPTEs).
     /// The accessed flag of every fast level (they share it; 0 when A/D flags are not maintained).
     @inlinable var fastAccessed: UInt64 { storage.fastAccessed }
@@ -198,24 +141,12 @@ public struct PreparedFormat: Sendable {
     @inlinable var allFast: Bool { storage.allFast }
     /// Some level is loaded with the root.
     @inlinable var someLoadedWithRoot: Bool { storage.someLoadedWithRoot }
-    @inlinable var firstLoadedWithRoot: Bool {
-        get { storage.firstLoadedWithRoot }
-        nonmutating set { storage.firstLoadedWithRoot = newValue }
-    }
+    @inlinable var firstLoadedWithRoot: Bool { storage.firstLoadedWithRoot }
     /// Leaf-entry rule for global translations, specialised (nil: never global).
-    @inlinable var globalWhen: RuleTable? {
-        get { storage.globalWhen }
-        nonmutating set { storage.globalWhen = newValue }
-    }
-    @inlinable var tagInUse: Bool {
-        get { storage.tagInUse }
-        nonmutating set { storage.tagInUse = newValue }
-    }
+    @inlinable var globalWhen: RuleTable? { storage.globalWhen }
+    @inlinable var tagInUse: Bool { storage.tagInUse }
     /// Why the root register's value is one the processor refuses, if it is.
-    @inlinable public internal(set) var rootInvalid: String? {
-        get { storage.rootInvalid }
-        nonmutating set { storage.rootInvalid = newValue }
-    }
+    @inlinable public var rootInvalid: String? { storage.rootInvalid }
     /// Whether accessed and dirty flags are maintained (for EPT, also: guest paging-structure
     /// accesses count as writes).
     @inlinable public var maintainsAccessedDirty: Bool { accessedDirty }
@@ -249,27 +180,27 @@ public struct PreparedFormat: Sendable {
             return m
         }
         root = state[index: descriptor.rootRegister] & descriptor.rootMask
-        rootInvalid = nil
+        storage.rootInvalid = nil
         let rootValue = state[index: descriptor.rootRegister]
         if rootValue & mask(descriptor.rootReserved) != 0 {
             let bad = rootValue & mask(descriptor.rootReserved)
-            rootInvalid =
+            storage.rootInvalid =
                 "reserved bits 0x\(String(bad, radix: 16)) of \(SpecRegisters.names[descriptor.rootRegister]) are set"
         }
         for check in descriptor.rootChecks where holds(check.rule) && rootInvalid == nil {
-            rootInvalid = check.why
+            storage.rootInvalid = check.why
         }
         if let t = descriptor.tlb {
-            globalWhen = t.globalWhen?.specialized(staticValue)
-            tagInUse = t.tagWhen.map { holds($0) } ?? (t.tagMask != 0)
+            storage.globalWhen = t.globalWhen?.specialized(staticValue)
+            storage.tagInUse = t.tagWhen.map { holds($0) } ?? (t.tagMask != 0)
         }
-        rightCount = descriptor.rightNames.count
-        allRights = UInt8(truncatingIfNeeded: (1 << min(8, descriptor.rightNames.count)) - 1)
+        storage.rightCount = descriptor.rightNames.count
+        storage.allRights = UInt8(truncatingIfNeeded: (1 << min(8, descriptor.rightNames.count)) - 1)
         let (fold, neutral) = RightsFold.make(descriptor.levels, rightCount: descriptor.rightNames.count)
-        self.fold = fold
+        storage.fold = fold
         let accessedDirty = holds(descriptor.accessedDirtyWhen)
         var rules: [LevelRules] = []
-        levels = descriptor.levels.enumerated().map { depth, l in
+        storage.levels = descriptor.levels.enumerated().map { depth, l in
             var leafReserved = mask(l.reserved + l.leafReserved)
             var pieces: [AddressPieceDescriptor] = []
             for p in l.leafPieces {
@@ -314,10 +245,10 @@ public struct PreparedFormat: Sendable {
                 leafMisconfigured: EntryTest(leafMisconfigured, absent: false), present: presentTest, leaf: leafTest,
                 misconfigured: misconfiguredTest)
         }
-        levelRules = rules
-        addressBits = UInt64(descriptor.addressBits)
-        canonical = descriptor.canonical
-        firstLoadedWithRoot = descriptor.levels.first?.loadedWithRoot ?? false
+        storage.levelRules = rules
+        storage.addressBits = UInt64(descriptor.addressBits)
+        storage.canonical = descriptor.canonical
+        storage.firstLoadedWithRoot = descriptor.levels.first?.loadedWithRoot ?? false
         storage.someLoadedWithRoot = descriptor.levels.contains { $0.loadedWithRoot }
         // Fold every fault rule into one table over the dynamic inputs.
         let faults = descriptor.faults.map { $0.rule.specialized(staticValue) }
@@ -325,7 +256,7 @@ public struct PreparedFormat: Sendable {
         for f in faults {
             for i in f.inputs where !inputs.contains(i) { inputs.append(i) }
         }
-        permissionInputs = inputs
+        storage.permissionInputs = inputs
         let size = 1 << inputs.count
         var any = [UInt64](repeating: 0, count: max(1, (size + 63) >> 6))
         var facts: [Int: [UInt64]] = [:]
@@ -343,19 +274,19 @@ public struct PreparedFormat: Sendable {
                 }
             }
         }
-        permission = any
-        factTables = facts.keys.sorted().map { ($0, facts[$0] ?? []) }
-        reportFlags = descriptor.reportFlags.map { ($0.mask, $0.rule.specialized(staticValue)) }
-        self.accessedDirty = accessedDirty
-        keys = descriptor.protectionKeys
+        storage.permission = any
+        storage.factTables = facts.keys.sorted().map { ($0, facts[$0] ?? []) }
+        storage.reportFlags = descriptor.reportFlags.map { ($0.mask, $0.rule.specialized(staticValue)) }
+        storage.accessedDirty = accessedDirty
+        storage.keys = descriptor.protectionKeys
         if let k = descriptor.protectionKeys {
             let user = state[index: k.userRegister], supervisor = state[index: k.supervisorRegister]
-            keyRights = (user, supervisor)
+            storage.keyRights = (user, supervisor)
             // Each key's AD and WD bits for user and supervisor pages, read from PKRU / IA32_PKRS now.
             let count = min(k.accessDisableShift.count, k.writeDisableShift.count)
-            keyCount = count
-            pageIsUserRight = UInt8(truncatingIfNeeded: k.pageIsUserRight)
-            keyBitsTable = (0..<(2 * count)).map { i in
+            storage.keyCount = count
+            storage.pageIsUserRight = UInt8(truncatingIfNeeded: k.pageIsUserRight)
+            storage.keyBitsTable = (0..<(2 * count)).map { i in
                 let register = i >= count ? user : supervisor
                 let key = i % count
                 return UInt8(
@@ -363,7 +294,7 @@ public struct PreparedFormat: Sendable {
                         | ((register >> UInt64(k.writeDisableShift[key])) & 1) << 1)
             }
         } else {
-            keyRights = (0, 0)
+            storage.keyRights = (0, 0)
         }
         var maps = PermissionMaps(inputs: permissionInputs, permission: permission, rightCount: rightCount)
         // Key rights by (page owner, key) for every key value a level's key field can hold.
@@ -375,25 +306,25 @@ public struct PreparedFormat: Sendable {
             maps.usable = false
             keyWidth = 0
         }
-        self.maps = maps
+        storage.maps = maps
         // Fast levels share one accessed flag, so the walk ANDs their entries and tests it once.
         var prepared = levels
         let common = prepared.first(where: \.fast)?.accessedToSet ?? 0
         for i in prepared.indices where prepared[i].fast && prepared[i].accessedToSet != common {
             prepared[i].fast = false
         }
+        // A leaf with a key field has its own half of the permission index (``LevelTable/Lookup``).
+        for i in prepared.indices where prepared[i].keyMask != 0 { prepared[i].keyBase = 1 << UInt64(keyWidth) }
         storage.fastAccessed = common
-        levels = prepared
+        storage.levels = prepared
         // The shortest path reads the shared accessed flag from the rights fold, which keeps the
         // entries' own bits wherever neither the NX-style inversion nor a level's neutral rights touch.
         let accessedInFold = fold.denyXor & common == 0 && prepared.allSatisfy { $0.neutralRights & common == 0 }
         storage.allFast =
             !prepared.isEmpty && prepared.count <= 8 && prepared.allSatisfy { $0.fast && !$0.hasPieces }
             && maps.usable && fold.usable && rootInvalid == nil && accessedInFold
-        for i in prepared.indices where prepared[i].keyMask != 0 { prepared[i].keyBase = 1 << UInt64(keyWidth) }
-        levels = prepared
         let count = keyCount, table = keyBitsTable
-        levelTable = LevelTable(
+        storage.levelTable = LevelTable(
             levels, maps: maps, keyWidth: keyWidth, rightCount: rightCount, pageIsUserRight: Int(pageIsUserRight)
         ) { isUser, key in
             key < count ? table[isUser * count + key] : 0
