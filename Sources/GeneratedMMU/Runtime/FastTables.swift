@@ -293,9 +293,6 @@ final class LevelTable: @unchecked Sendable {
         let mapStorage = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, maps.maps.count))
         mapStorage.initialize(repeating: 0, count: max(1, maps.maps.count))
         mapStorage.update(from: maps.maps, count: maps.maps.count)
-        let keySlots = 2 << keyWidth
-        let keys = UnsafeMutablePointer<UInt8>.allocate(capacity: keySlots)
-        for i in 0..<keySlots { (keys + i).initialize(to: keyBits(i >> keyWidth, i & ((1 << keyWidth) - 1))) }
         // A leaf's bit in its permission map by rights, whether its level has a key field, and key.
         let rightsShift = keyWidth + 1
         let slots = maps.usable ? (1 << rightCount) << rightsShift : 1
@@ -306,8 +303,8 @@ final class LevelTable: @unchecked Sendable {
             (permissionIndex + slot).initialize(to: UInt8(truncatingIfNeeded: rights | bits << Int(maps.keyShift)))
         }
         lookup = Lookup(
-            chunks: chunks, chunkCount: maps.chunkCount, maps: mapStorage, keys: keys,
-            keyWidth: UInt64(keyWidth), permissionIndex: permissionIndex, rightsShift: UInt64(rightsShift))
+            chunks: chunks, chunkCount: maps.chunkCount, maps: mapStorage, permissionIndex: permissionIndex,
+            rightsShift: UInt64(rightsShift))
     }
 
     deinit {
@@ -315,7 +312,6 @@ final class LevelTable: @unchecked Sendable {
         base.deallocate()
         lookup.chunks.deallocate()
         lookup.maps.deallocate()
-        lookup.keys.deallocate()
         lookup.permissionIndex.deallocate()
     }
 
@@ -327,9 +323,6 @@ final class LevelTable: @unchecked Sendable {
         @usableFromInline let chunkCount: Int
         /// ``PermissionMaps/maps``.
         @usableFromInline let maps: UnsafeMutablePointer<UInt64>
-        /// Key rights (AD | WD << 1): `keys[isUser << keyWidth | key]`; 0 for keys with no bits.
-        @usableFromInline let keys: UnsafeMutablePointer<UInt8>
-        @usableFromInline let keyWidth: UInt64
         /// A leaf's bit in its access class's permission map, `rights | keyBits << rightCount`, at
         /// slot `rights << rightsShift | level.keyBase | key` (key 0 and `keyBase` 0 for a level
         /// without a key field): the key rights of the page's owner (PKRU or IA32_PKRS, as the rights
@@ -343,6 +336,14 @@ final class LevelTable: @unchecked Sendable {
             Int(
                 truncatingIfNeeded: UInt64(rights) &<< rightsShift | level.pointee.keyBase
                     | (entry & level.pointee.keyMask) &>> level.pointee.keyShift)
+        }
+
+        /// The leaf's bit in its class's permission map; a level without a key field needs no lookup
+        /// (the table holds the rights themselves there).
+        @inlinable @inline(__always)
+        func permissionBit(_ entry: UInt64, rights: UInt8, level: UnsafePointer<PreparedFormat.Level>) -> UInt64 {
+            level.pointee.keyBase == 0
+                ? UInt64(rights) : UInt64(permissionIndex[permissionSlot(entry, rights: rights, level: level)])
         }
 
         /// The permission map of the class of `attributes` (see ``PermissionMaps``).
@@ -362,17 +363,6 @@ final class LevelTable: @unchecked Sendable {
                 c &+= 1
             }
             return maps[index]
-        }
-
-        /// The key rights of a leaf: its key from `entry`, the register from whether `rights` make it
-        /// a user page.
-        @inlinable @inline(__always)
-        func keyBits(_ entry: UInt64, keyMask: UInt64, keyShift: UInt64, rights: UInt8, pageIsUserRight: UInt8)
-            -> UInt64
-        {
-            let key = (entry & keyMask) &>> keyShift
-            let isUser = UInt64((rights &>> pageIsUserRight) & 1)
-            return UInt64(keys[Int(truncatingIfNeeded: isUser &<< keyWidth | key)])
         }
     }
 }

@@ -270,13 +270,7 @@ public enum Walker {
                 }
                 // The leaf: check the access against the permission table.
                 if format.maps.usable {
-                    var keyBits: UInt64 = 0
-                    if level.pointee.keyMask != 0 {
-                        keyBits = lookup.keyBits(
-                            entry, keyMask: level.pointee.keyMask, keyShift: level.pointee.keyShift,
-                            rights: rights, pageIsUserRight: format.pageIsUserRight)
-                    }
-                    if (faultMap &>> (UInt64(rights) | keyBits &<< format.maps.keyShift)) & 1 != 0 {
+                    if (faultMap &>> lookup.permissionBit(entry, rights: rights, level: level)) & 1 != 0 {
                         return denied(format, depth, entry, rights, attributes, &tracer)
                     }
                 } else if permissionFault(
@@ -394,12 +388,7 @@ public enum Walker {
                 }
             }
             let rights = format.fold.rights(folded)
-            // A level without a key field: the bit is the rights themselves (what the table holds there).
-            let lookup = format.levelTable.lookup
-            let bit =
-                level.pointee.keyBase == 0
-                ? UInt64(rights)
-                : UInt64(lookup.permissionIndex[lookup.permissionSlot(entry, rights: rights, level: level)])
+            let bit = format.levelTable.lookup.permissionBit(entry, rights: rights, level: level)
             guard (faultMap &>> bit) & 1 == 0 else { return nil }
             guard (~folded & format.fastAccessed) | (isWrite ? ~entry & level.pointee.dirtyToSet : 0) == 0 else {
                 return nil
